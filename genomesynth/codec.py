@@ -1,0 +1,200 @@
+"""Gene-wise PCA: fit many small PCAs at once, encode dosages to ≤ 8 numbers, decode back to calls.
+
+Per gene g with SNP dosages X_g (people, S_g), fitted on training people only:
+
+    mean_g   = column means of X_g[train]
+    C_g      = (X_g[train] - mean_g)^T (X_g[train] - mean_g) / (n_train - 1)      (S_g, S_g)
+    C_g      = V Λ V^T, eigenvalues descending
+    k_g      = fewest components (≤ max_components) with Σ_{i≤k} λ_i ≥ variance · Σ λ_i
+    z        = (x - mean_g) V[:, :k_g]                                             (k_g,) → padded to 8
+    x̂        = mean_g + z V[:, :k_g]^T
+
+Genes are fitted in batches: their dosage matrices are zero-padded to the batch's largest S (a padded
+SNP has zero variance and so never enters a component) and one batched covariance + `eigh` in torch
+does them all.
+
+Calls from continuous dosages are frequency-matched: for each SNP the thresholds t1 ≤ t2 are placed
+on the training people's reconstructed dosages so that the shares of reconstructed dosages below t1,
+between t1 and t2 and above t2 equal the training genotype frequencies of 0, 1 and 2 ALT alleles.
+A decoded dosage d becomes the call (d ≥ t1) + (d ≥ t2). On real people this reproduces the input
+genotypes almost exactly; on synthetic people it keeps each SNP's genotype frequencies when the
+generator keeps the dosage distribution. Haploid cohorts use t1 alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from genomesynth import LATENT_DIM
+
+
+@dataclass
+class GeneFit:
+    """The PCA of one gene batch and what it says about the batch's people."""
+
+    loadings: list[np.ndarray]  # per gene (S_g, 8) float32, zero past n_components
+    mean: list[np.ndarray]  # per gene (S_g,) float32
+    thresholds: list[np.ndarray]  # per gene (S_g, 2) float32
+    n_components: np.ndarray  # (B,) int
+    variance_kept: np.ndarray  # (B,) float
+    scores: np.ndarray  # (people, B, 8) float32
+    concordant: np.ndarray  # (2,) matching calls after a round trip: [train, test]
+    compared: np.ndarray  # (2,) non-missing calls compared: [train, test]
+
+
+def fit_genes(
+    dosages: list[np.ndarray],
+    train: np.ndarray,
+    *,
+    max_components: int = LATENT_DIM,
+    variance: float = 0.99,
+    ploidy: int = 2,
+    device: str = "cpu",
+) -> GeneFit:
+    """Fit, encode and round-trip a batch of genes.
+
+    dosages: per gene (S_g, people) int8 ALT counts, -1 = missing (mean-imputed here).
+    train:   bool (people,), the people the PCA and the thresholds are fitted on.
+    """
+    sizes = np.array([d.shape[0] for d in dosages])
+    n_genes, n_people, width = len(dosages), dosages[0].shape[1], int(sizes.max())
+    raw = np.full((n_genes, width, n_people), -1, dtype=np.int8)
+    for g, d in enumerate(dosages):
+        raw[g, : d.shape[0]] = d
+    raw_t = torch.from_numpy(raw).to(device).transpose(1, 2)  # (B, people, S)
+    missing = raw_t < 0
+    train_t = torch.from_numpy(train).to(device)
+    x = raw_t.float()
+    x_train = x[:, train_t]
+    observed = (~missing[:, train_t]).float()
+    mean = (x_train * observed).sum(1) / observed.sum(1).clamp(min=1)  # (B, S)
+    x = torch.where(missing, mean[:, None, :], x)  # mean imputation; padded SNPs become 0
+    centred = x - mean[:, None, :]
+    c_train = centred[:, train_t].double()
+    cov = c_train.transpose(1, 2) @ c_train / max(int(train.sum()) - 1, 1)
+    eigval, eigvec = torch.linalg.eigh(cov)
+    eigval, eigvec = eigval.flip(-1).clamp(min=0), eigvec.flip(-1)
+
+    total = eigval.sum(-1)
+    cumulative = eigval.cumsum(-1) / total.clamp(min=1e-12)[:, None]
+    k = (cumulative < variance - 1e-9).sum(-1) + 1
+    k = torch.minimum(k, torch.as_tensor(np.minimum(sizes, max_components), device=device))
+    k = k.clamp(min=1)
+    kept = torch.where(total > 0, _kept(eigval, k) / total.clamp(min=1e-12), torch.ones_like(total))
+
+    components = eigvec[:, :, :LATENT_DIM]
+    if components.shape[-1] < LATENT_DIM:
+        components = torch.nn.functional.pad(components, (0, LATENT_DIM - components.shape[-1]))
+    # deterministic signs: the largest loading of each component is positive (as sklearn's svd_flip)
+    biggest = components.abs().argmax(1, keepdim=True)
+    components = components * torch.sign(components.gather(1, biggest) + 1e-30)
+    active = torch.arange(LATENT_DIM, device=device)[None, :] < k[:, None]  # (B, 8)
+    components = (components * active[:, None, :]).float()
+
+    scores = centred @ components  # (B, people, 8)
+    recon = mean[:, None, :] + scores @ components.transpose(1, 2)  # (B, people, S)
+    thresholds = _frequency_thresholds(recon[:, train_t], raw_t[:, train_t], ploidy)  # (B, S, 2)
+    calls = (recon >= thresholds[:, None, :, 0]).to(torch.int8) + (recon >= thresholds[:, None, :, 1]).to(torch.int8)
+    real_snp = torch.arange(width, device=device)[None, :] < torch.as_tensor(sizes, device=device)[:, None]
+    valid = ~missing & real_snp[:, None, :]
+    agree = (calls == raw_t) & valid
+    concordant = np.array([int(agree[:, train_t].sum()), int(agree[:, ~train_t].sum())])
+    compared = np.array([int(valid[:, train_t].sum()), int(valid[:, ~train_t].sum())])
+
+    comps_np, mean_np, thr_np = components.cpu().numpy(), mean.cpu().numpy(), thresholds.cpu().numpy()
+    return GeneFit(
+        loadings=[comps_np[g, : sizes[g]] for g in range(n_genes)],
+        mean=[mean_np[g, : sizes[g]] for g in range(n_genes)],
+        thresholds=[thr_np[g, : sizes[g]] for g in range(n_genes)],
+        n_components=k.cpu().numpy(),
+        variance_kept=kept.cpu().numpy(),
+        scores=scores.transpose(0, 1).cpu().numpy(),
+        concordant=concordant,
+        compared=compared,
+    )
+
+
+def _kept(eigval: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    idx = torch.arange(eigval.shape[-1], device=eigval.device)[None, :]
+    return (eigval * (idx < k[:, None])).sum(-1)
+
+
+def _frequency_thresholds(recon: torch.Tensor, raw: torch.Tensor, ploidy: int) -> torch.Tensor:
+    """Thresholds (B, S, 2) that give each SNP its training genotype frequencies (module docstring)."""
+    n = recon.shape[1]
+    observed = (raw >= 0).float().sum(1).clamp(min=1)
+    share0 = (raw == 0).float().sum(1) / observed
+    share01 = share0 + (raw == 1).float().sum(1) / observed
+    ordered = recon.sort(dim=1).values  # (B, n, S)
+    out = []
+    for share in (share0, share01 if ploidy > 1 else torch.ones_like(share0)):
+        count = torch.round(share * n).long()  # people that fall below the threshold
+        below = ordered.gather(1, (count - 1).clamp(0, n - 1)[:, None, :]).squeeze(1)
+        above = ordered.gather(1, count.clamp(0, n - 1)[:, None, :]).squeeze(1)
+        cut = (below + above) / 2
+        cut = torch.where(count <= 0, torch.full_like(cut, -torch.inf), cut)
+        cut = torch.where(count >= n, torch.full_like(cut, torch.inf), cut)
+        out.append(cut)
+    return torch.stack(out, dim=-1)
+
+
+@dataclass
+class Codec:
+    """Decoder from latents to dosages and calls, one row per kept SNP.
+
+    A SNP that lies in two overlapping genes is encoded in both; it is decoded from its primary gene
+    (the first that holds it in genome order).
+    """
+
+    gene: np.ndarray  # (variants,) int: the primary gene of each SNP
+    loadings: np.ndarray  # (variants, 8) float32
+    mean: np.ndarray  # (variants,) float32
+    thresholds: np.ndarray  # (variants, 2) float32
+    ploidy: int
+
+    @classmethod
+    def from_arrays(
+        cls,
+        gene_offset: np.ndarray,
+        membership_variant: np.ndarray,
+        membership_primary: np.ndarray,
+        loadings: np.ndarray,
+        variant_mean: np.ndarray,
+        thresholds: np.ndarray,
+        ploidy: int,
+    ) -> Codec:
+        membership_gene = np.repeat(np.arange(len(gene_offset) - 1), np.diff(gene_offset))
+        primary = np.flatnonzero(membership_primary)
+        order = primary[np.argsort(membership_variant[primary], kind="stable")]
+        return cls(
+            gene=membership_gene[order],
+            loadings=loadings[order].astype(np.float32),
+            mean=variant_mean.astype(np.float32),
+            thresholds=thresholds.astype(np.float32),
+            ploidy=ploidy,
+        )
+
+    def dosages(self, latents: np.ndarray, variant_block: int = 65536) -> np.ndarray:
+        """latents (people, genes_padded, 8) → dosages (people, variants) float32."""
+        out = np.empty((latents.shape[0], len(self.gene)), dtype=np.float32)
+        for a in range(0, len(self.gene), variant_block):
+            b = min(a + variant_block, len(self.gene))
+            z = latents[:, self.gene[a:b], :]  # (people, block, 8)
+            out[:, a:b] = self.mean[a:b] + np.einsum("pvk,vk->pv", z, self.loadings[a:b])
+        return out
+
+    def calls(self, dosages: np.ndarray) -> np.ndarray:
+        """dosages (people, variants) → ALT counts int8 (0..ploidy), frequency-matched thresholds."""
+        return (dosages >= self.thresholds[:, 0]).astype(np.int8) + (dosages >= self.thresholds[:, 1]).astype(np.int8)
+
+
+def codec_id(loadings: np.ndarray, positions: np.ndarray, gene_offset: np.ndarray) -> str:
+    """A short fingerprint of a codec: stores with the same one can be compared and decoded alike."""
+    digest = hashlib.sha256()
+    for array in (loadings.astype(np.float32), positions.astype(np.int64), gene_offset.astype(np.int64)):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()[:16]

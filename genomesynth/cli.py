@@ -180,3 +180,103 @@ def info(
     if d.get("model"):
         rows.append(("model", d["model"]))
     out.print(_table(f"store {Path(d['path']).name}", rows))
+
+
+# -- train / sample ------------------------------------------------------------------------------
+
+
+def _load_config_file(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    import json
+    import tomllib
+
+    if not path.exists():
+        raise GenomesynthError(f"{path}: no such config file")
+    try:
+        data = tomllib.loads(path.read_text()) if path.suffix == ".toml" else json.loads(path.read_text())
+    except (ValueError, tomllib.TOMLDecodeError) as exc:
+        raise GenomesynthError(f"{path}: not valid {'TOML' if path.suffix == '.toml' else 'JSON'} ({exc})") from exc
+    return data.get("train", data)
+
+
+@app.command()
+def train(
+    store: Annotated[Path, typer.Argument(help="A real store from `compress`.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Run folder (checkpoints, metrics.jsonl).")],
+    backbone: Annotated[str | None, typer.Option(help="baseline, unet-mlp, unet-cnn, mlp+cnn or transformer.")] = None,
+    preset: Annotated[str | None, typer.Option(help="Model size: tiny (CPU) or paper.")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Passes over the training people.")] = None,
+    max_steps: Annotated[int | None, typer.Option(help="Stop after this many optimiser steps.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="People per step (across all GPUs).")] = None,
+    lr: Annotated[float | None, typer.Option(help="Peak learning rate (AdamW, warm-up + cosine).")] = None,
+    timesteps: Annotated[int | None, typer.Option(help="Diffusion steps T.")] = None,
+    schedule: Annotated[str | None, typer.Option(help="Noise schedule: linear or cosine.")] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu or cuda.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for every random draw.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in OUTPUT where it stopped.")] = False,
+    config: Annotated[Path | None, typer.Option(help="JSON or TOML file of training settings.")] = None,
+    quiet: Quiet = False,
+) -> None:
+    """Train a masked, label-conditioned DDPM on a real store's train split."""
+    from genomesynth.backbones import NAMES
+    from genomesynth.train import TrainConfig
+    from genomesynth.train import train as run
+
+    settings = _load_config_file(config)
+    given = {"backbone": backbone, "preset": preset, "epochs": epochs, "max_steps": max_steps,
+             "batch_size": batch_size, "lr": lr, "timesteps": timesteps, "schedule": schedule,
+             "device": device, "seed": seed}
+    settings.update({k: v for k, v in given.items() if v is not None})
+    unknown = set(settings) - {f.name for f in __import__("dataclasses").fields(TrainConfig)}
+    if unknown:
+        raise GenomesynthError(f"{config}: unknown settings {', '.join(sorted(unknown))}")
+    train_config = TrainConfig(**settings)
+    if train_config.backbone not in NAMES:
+        raise GenomesynthError(f"unknown backbone {train_config.backbone!r}; choose one of {', '.join(NAMES)}")
+    if train_config.schedule not in ("linear", "cosine"):
+        raise GenomesynthError(f"--schedule {train_config.schedule!r}: use linear or cosine")
+    with make_progress(not quiet) as progress:
+        s = run(store, output, train_config, resume=resume, progress=progress)
+    if int(__import__("os").environ.get("RANK", "0")) != 0:
+        return
+    out.print(_table(f"train {s.backbone}", [
+        ("run", s.run), ("parameters", f"{s.parameters:,}"), ("device", s.device),
+        ("steps / epochs", f"{s.steps:,} / {s.epochs}"),
+        ("loss", f"train {s.train_loss:.4f}, val {s.val_loss:.4f} (best {s.best_val_loss:.4f})"),
+        ("throughput", f"{s.samples_per_second:,.0f} samples/s"), ("peak memory", f"{s.peak_memory_mb:,.0f} MB"),
+        ("time", f"{s.seconds:.1f} s"),
+    ]))
+
+
+@app.command()
+def sample(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder from `train`.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Synthetic store to write (.zarr or .h5).")],
+    n: Annotated[int, typer.Option("-n", help="Synthetic people to draw.")] = 1000,
+    label: Annotated[str | None, typer.Option(help="Give everyone this label (a name the model saw).")] = None,
+    label_ratio: Annotated[Path | None, typer.Option(help="Follow this store's label mix (default: training mix).")] = None,
+    sampler: Annotated[str, typer.Option(help="ddpm (all T steps) or ddim (fast).")] = "ddpm",
+    steps: Annotated[int | None, typer.Option(help="DDIM steps (default 50).")] = None,
+    guidance: Annotated[float, typer.Option(help="Classifier-free guidance weight w (0 = plain conditional).")] = 0.0,
+    batch_size: Annotated[int, typer.Option(help="People drawn at once.")] = 256,
+    checkpoint: Annotated[str, typer.Option(help="best, last, or a .pt path.")] = "best",
+    real: Annotated[Path | None, typer.Option(help="The real store, if it moved since training.")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    seed: Seed = 0,
+    overwrite: Overwrite = False,
+    quiet: Quiet = False,
+) -> None:
+    """Draw synthetic genomes from a trained run into a store of the real store's schema."""
+    from genomesynth.sample import SampleConfig
+    from genomesynth.sample import sample as run
+
+    config = SampleConfig(n=n, label=label, label_ratio=label_ratio, sampler=sampler, steps=steps, guidance=guidance,
+                          batch_size=batch_size, checkpoint=checkpoint, seed=seed, device=device)
+    with make_progress(not quiet) as progress:
+        s = run(run_dir, output, config, real=real, overwrite=overwrite, progress=progress)
+    out.print(_table("sample", [
+        ("output", s.output), ("people", f"{s.n:,}"), ("labels", ", ".join(f"{k} {v:,}" for k, v in s.label_counts.items())),
+        ("sampler", f"{s.sampler}, {s.steps} steps"), ("speed", f"{s.genomes_per_second:,.1f} genomes/s"),
+        ("time", f"{s.seconds:.1f} s"),
+    ]))

@@ -253,8 +253,8 @@ class Store:
         return self.read("label").astype(np.int64)
 
     def split(self) -> np.ndarray:
-        if not self.has("split"):
-            return np.full(self.n_people, "train")
+        if not self.has("split"):  # synthetic stores have no split
+            return np.full(self.n_people, "train" if self.role == "real" else "synthetic")
         return self.read("split")
 
     def describe(self) -> dict[str, Any]:

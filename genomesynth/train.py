@@ -1,0 +1,412 @@
+"""The training loop: a real store's train split → a masked, label-conditioned DDPM in runs/NAME.
+
+Read top to bottom: config → data → model/optimiser/EMA → (resume) → steps → per-epoch validation,
+metrics.jsonl and checkpoints. Resuming restores every random state and skips the batches an epoch
+already consumed, so a resumed run reproduces the uninterrupted loss curve exactly.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import math
+import os
+import resource
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from rich.progress import Progress
+
+from genomesynth import __version__
+from genomesynth.backbones import backbone_config, build, parameter_count
+from genomesynth.diffusion.loss import masked_mse, masked_mse_per_sample
+from genomesynth.diffusion.schedule import Schedule
+from genomesynth.errors import GenomesynthError
+from genomesynth.provenance import provenance
+from genomesynth.store import Store, open_store
+from genomesynth.ui import quiet
+
+CHECKPOINT_FORMAT = 1
+
+
+@dataclass
+class TrainConfig:
+    backbone: str = "unet-mlp"
+    preset: str = "tiny"
+    model: dict[str, Any] = field(default_factory=dict)  # overrides of the backbone preset
+    epochs: int = 20
+    max_steps: int | None = None
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    warmup_steps: int = 50
+    ema_decay: float = 0.999
+    grad_clip: float = 1.0
+    timesteps: int = 1000
+    schedule: str = "linear"
+    p_uncond: float = 0.1  # label dropped to the null class this often (classifier-free guidance)
+    val_fraction: float = 0.1
+    recon_bins: int = 10
+    seed: int = 0
+    device: str = "auto"
+    memory_budget_gb: float = 4.0  # train data above this is streamed from the store in pools
+
+
+@dataclass
+class TrainSummary:
+    run: str
+    backbone: str
+    parameters: int
+    device: str
+    steps: int
+    epochs: int
+    train_loss: float
+    val_loss: float
+    best_val_loss: float
+    seconds: float
+    samples_per_second: float
+    peak_memory_mb: float
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise GenomesynthError("--device cuda was asked for, but torch sees no GPU; use --device cpu or auto")
+    if name not in ("cpu",) and not name.startswith("cuda"):
+        raise GenomesynthError(f"--device {name!r}: use auto, cpu or cuda")
+    return torch.device(name)
+
+
+@dataclass
+class _Distributed:
+    rank: int = 0
+    world: int = 1
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def _init_distributed(device: torch.device) -> tuple[_Distributed, torch.device]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return _Distributed(), device
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    return _Distributed(dist.get_rank(), dist.get_world_size()), device
+
+
+# -- data --------------------------------------------------------------------------------------
+
+
+class LatentData:
+    """Standardised latents of some people of a store, in memory when they fit, else read in pools.
+
+    An epoch's order is a function of (seed, epoch) alone, so a resumed run sees the same batches.
+    """
+
+    def __init__(self, store: Store, people: np.ndarray, labels: np.ndarray, device: torch.device,
+                 budget_gb: float) -> None:
+        self.store, self.people, self.device = store, people, device
+        self.labels = torch.as_tensor(labels, dtype=torch.long)
+        self.mean = torch.as_tensor(store.read("stats/mean"))
+        self.std = torch.as_tensor(store.read("stats/std"))
+        self.mask = torch.as_tensor(store.mask())
+        size_gb = len(people) * store.n_genes_padded * 8 * 4 / 2**30
+        self.in_memory = size_gb <= budget_gb
+        self._cache = self._load(np.arange(len(people))).to(device) if self.in_memory else None
+
+    def __len__(self) -> int:
+        return len(self.people)
+
+    def _load(self, positions: np.ndarray) -> torch.Tensor:
+        raw = torch.from_numpy(self.store.read_people(self.people[positions]))
+        return (raw - self.mean) / self.std * self.mask
+
+    def order(self, seed: int, epoch: int, pool: int) -> np.ndarray:
+        rng = np.random.default_rng([seed, epoch])
+        if self.in_memory:
+            return rng.permutation(len(self))
+        # pools of consecutive people (chunk-friendly reads), pools shuffled, people shuffled in pools
+        starts = rng.permutation(np.arange(0, len(self), pool))
+        return np.concatenate([rng.permutation(np.arange(s, min(s + pool, len(self)))) for s in starts])
+
+    def batch(self, positions: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = torch.as_tensor(positions)
+        if self._cache is not None:
+            x = self._cache[idx.to(self._cache.device)]
+        else:
+            x = self._load(positions).to(self.device)
+        return x, self.labels[idx].to(self.device)
+
+
+# -- checkpoint ----------------------------------------------------------------------------------
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(run: Path, which: str = "best") -> dict[str, Any]:
+    """`which` is best or last (falls back to last when there is no best yet), or a .pt path."""
+    run = Path(run)
+    path = Path(which) if which.endswith(".pt") else run / f"{which}.pt"
+    if not path.exists() and which == "best":
+        path = run / "last.pt"
+    if not path.exists():
+        raise GenomesynthError(f"{run}: no checkpoint ({path.name}); train first with `genomesynth train`")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:
+        raise GenomesynthError(f"{path}: not a readable checkpoint ({exc})") from exc
+    if state.get("format") != CHECKPOINT_FORMAT:
+        raise GenomesynthError(f"{path}: checkpoint format {state.get('format')!r} is not {CHECKPOINT_FORMAT}")
+    state["path"] = str(path)
+    return state
+
+
+def model_from_checkpoint(state: dict[str, Any], weights: str = "ema") -> torch.nn.Module:
+    config = state["config"]
+    bcfg = backbone_config(config["backbone"], config["preset"], config["model"])
+    model = build(config["backbone"], state["store"]["n_genes_padded"], len(state["store"]["label_names"]), bcfg)
+    model.load_state_dict(state[weights])
+    return model.eval()
+
+
+# -- the loop ------------------------------------------------------------------------------------
+
+
+def train(
+    store_path: str | Path,
+    run_dir: str | Path,
+    config: TrainConfig | None = None,
+    *,
+    resume: bool = False,
+    progress: Progress | None = None,
+) -> TrainSummary:
+    """Train a backbone on a real store's train split; checkpoints and metrics go to run_dir."""
+    run_dir = Path(run_dir)
+    progress = progress or quiet()
+    state = load_checkpoint(run_dir, "last") if resume else None
+    if state is not None:  # the run's config wins; only the length of training may change
+        saved = TrainConfig(**state["config"])
+        config = dataclasses.replace(saved, epochs=(config or saved).epochs, max_steps=(config or saved).max_steps,
+                                     device=(config or saved).device)
+    config = config or TrainConfig()
+    if not resume and (run_dir / "last.pt").exists():
+        raise GenomesynthError(f"{run_dir}: already holds a run; pass --resume to continue it or choose another -o")
+    dist, device = _init_distributed(resolve_device(config.device))
+    torch.manual_seed(config.seed)
+
+    with open_store(store_path) as store:
+        if store.role != "real":
+            raise GenomesynthError(f"{store.path}: role is {store.role!r}; train on a real store from `compress`")
+        if state is not None and state["store"]["codec_id"] != store.attrs.get("codec_id"):
+            raise GenomesynthError(f"{store.path}: not the store this run was trained on; resume with the same store")
+        labels_all = store.label()
+        names = store.label_names
+        train_people = np.flatnonzero(store.split() == "train")
+        rng = np.random.default_rng(config.seed)
+        n_val = int(round(config.val_fraction * len(train_people))) if config.val_fraction > 0 else 0
+        n_val = min(max(n_val, 1 if config.val_fraction > 0 else 0), len(train_people) - 1)
+        shuffled = rng.permutation(train_people)
+        val_people, fit_people = np.sort(shuffled[:n_val]), np.sort(shuffled[n_val:])
+        null = len(names)
+        y_all = np.where(labels_all >= 0, labels_all, null)
+        data = LatentData(store, fit_people, y_all[fit_people], device, config.memory_budget_gb)
+        val = LatentData(store, val_people, y_all[val_people], device, config.memory_budget_gb) if n_val else None
+        mask = data.mask.to(device)
+        store_ref = {
+            "path": str(Path(store.path).resolve()),
+            "codec_id": store.attrs.get("codec_id"),
+            "n_genes": store.n_genes,
+            "n_genes_padded": store.n_genes_padded,
+            "label_names": names,
+            "label_counts": [int((labels_all[train_people] == c).sum()) for c in range(len(names))],
+            "ploidy": store.ploidy,
+            "mean": data.mean, "std": data.std, "mask": data.mask,
+        }
+
+        bcfg = backbone_config(config.backbone, config.preset, config.model)
+        model = build(config.backbone, store.n_genes_padded, len(names), bcfg).to(device)
+        ema = copy.deepcopy(model).eval().requires_grad_(False)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        schedule = Schedule.named(config.schedule, config.timesteps)
+        per_rank = max(1, config.batch_size // dist.world)
+        steps_per_epoch = math.ceil(len(data) / config.batch_size)
+        total_steps = config.max_steps or config.epochs * steps_per_epoch
+        generator = torch.Generator(device=device).manual_seed(config.seed * 1000 + dist.rank)
+        step, epoch, batch_in_epoch, best_val = 0, 0, 0, float("inf")
+        running = [0.0, 0]
+        if state is not None:
+            model.load_state_dict(state["model"])
+            ema.load_state_dict(state["ema"])
+            optimizer.load_state_dict(state["optimizer"])
+            generator.set_state(state["rng"]["generator"])
+            step, epoch, batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
+            best_val, running = state["best_val"], state["running"]
+        net = model
+        if dist.world > 1:
+            net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
+
+        run_dir.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "genomesynth_version": __version__,
+            "provenance": provenance("train", [Path(store.path)], config.seed, asdict(config)),
+        }
+        if dist.main and state is None:
+            (run_dir / "config.json").write_text(json.dumps(
+                {"train": asdict(config), "backbone": asdict(bcfg), "parameters": parameter_count(model), **meta},
+                indent=2, default=str))
+
+        def checkpoint(name: str) -> None:
+            if not dist.main:
+                return
+            save_checkpoint(run_dir / f"{name}.pt", {
+                "format": CHECKPOINT_FORMAT, "config": asdict(config), "backbone_config": asdict(bcfg),
+                "model": model.state_dict(), "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
+                "step": step, "epoch": epoch, "batch_in_epoch": batch_in_epoch, "best_val": best_val,
+                "running": running, "rng": {"generator": generator.get_state()}, "store": store_ref, **meta,
+            })
+
+        started, seen = time.perf_counter(), 0
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        task = progress.add_task(f"training {config.backbone}", total=total_steps, completed=step, status="")
+        train_loss = val_loss = float("nan")
+        while step < total_steps:
+            order = data.order(config.seed, epoch, pool=config.batch_size * 16)
+            batches = [order[i : i + config.batch_size] for i in range(0, len(order), config.batch_size)]
+            model.train()
+            for k in range(batch_in_epoch, len(batches)):
+                if step >= total_steps:
+                    break
+                mine = batches[k][dist.rank * per_rank : (dist.rank + 1) * per_rank]
+                if len(mine) == 0:
+                    mine = batches[k][:1]
+                x0, y = data.batch(mine)
+                loss = _loss(net, schedule, x0, y, mask, null, config.p_uncond, generator, device)
+                if not torch.isfinite(loss):
+                    raise GenomesynthError(
+                        f"training loss became {loss.item()} at step {step} (epoch {epoch}); the last good "
+                        f"checkpoint is kept in {run_dir}; lower --lr (now {config.lr}) or check the store"
+                    )
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+                for group in optimizer.param_groups:
+                    group["lr"] = _lr(config, step, total_steps)
+                optimizer.step()
+                _ema_update(ema, model, config.ema_decay, step)
+                step += 1
+                batch_in_epoch = k + 1
+                seen += len(batches[k])
+                running[0] += loss.item()
+                running[1] += 1
+                progress.update(task, completed=step, status=f"epoch {epoch} loss {running[0] / running[1]:.4f}")
+            if batch_in_epoch < len(batches):  # stopped mid-epoch by max_steps
+                break
+            train_loss = running[0] / max(running[1], 1)
+            record: dict[str, Any] = {"epoch": epoch, "step": step, "train_loss": train_loss,
+                                      "lr": _lr(config, step - 1, total_steps),
+                                      "seconds": round(time.perf_counter() - started, 3)}
+            if dist.main and val is not None:
+                val_loss, recon = _validate(ema, schedule, val, mask, config)
+                record.update(val_loss=val_loss, recon_error=recon)
+            if hasattr(model, "lam"):
+                ts = torch.linspace(0, config.timesteps - 1, 11, device=device).long()
+                with torch.no_grad():
+                    record["lambda"] = {"t": ts.tolist(), "value": model.lam(ts).float().cpu().tolist()}
+            epoch, batch_in_epoch, running = epoch + 1, 0, [0.0, 0]
+            if dist.main:
+                with open(run_dir / "metrics.jsonl", "a") as handle:
+                    handle.write(json.dumps(record) + "\n")
+                if val is not None and record.get("val_loss", float("inf")) < best_val:
+                    best_val = record["val_loss"]
+                    checkpoint("best")
+                checkpoint("last")
+        checkpoint("last")
+        if dist.world > 1:
+            torch.distributed.barrier()
+    seconds = time.perf_counter() - started
+    peak = (torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda"
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return TrainSummary(
+        run=str(run_dir), backbone=config.backbone, parameters=parameter_count(model), device=str(device),
+        steps=step, epochs=epoch, train_loss=train_loss, val_loss=val_loss, best_val_loss=best_val,
+        seconds=seconds, samples_per_second=seen / max(seconds, 1e-9), peak_memory_mb=peak,
+    )
+
+
+def _loss(model: torch.nn.Module, schedule: Schedule, x0: torch.Tensor, y: torch.Tensor, mask: torch.Tensor,
+          null: int, p_uncond: float, generator: torch.Generator, device: torch.device) -> torch.Tensor:
+    b = x0.shape[0]
+    t = torch.randint(0, schedule.timesteps, (b,), generator=generator, device=device)
+    noise = torch.randn(x0.shape, generator=generator, device=device) * mask
+    drop = torch.rand(b, generator=generator, device=device) < p_uncond
+    y = torch.where(drop, torch.full_like(y, null), y)
+    x_t = schedule.q_sample(x0, t, noise)
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        eps_hat = model(x_t, t, y)
+    return masked_mse(eps_hat.float(), noise, mask)
+
+
+def _lr(config: TrainConfig, step: int, total: int) -> float:
+    """Linear warm-up, then cosine decay to a tenth of the peak."""
+    if step < config.warmup_steps:
+        return config.lr * (step + 1) / config.warmup_steps
+    progress = (step - config.warmup_steps) / max(total - config.warmup_steps, 1)
+    return config.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+
+
+@torch.no_grad()
+def _ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float, step: int) -> None:
+    d = min(decay, (1 + step) / (10 + step))  # short runs should not be dominated by the init
+    for e, p in zip(ema.parameters(), model.parameters()):
+        e.lerp_(p, 1 - d)
+    for e, b in zip(ema.buffers(), model.buffers()):
+        e.copy_(b)
+
+
+@torch.no_grad()
+def _validate(model: torch.nn.Module, schedule: Schedule, val: LatentData, mask: torch.Tensor,
+              config: TrainConfig) -> tuple[float, dict[str, list[float]]]:
+    """Val loss at fixed (t, noise), and the x̂₀ reconstruction error in bins of t (paper Fig. 3–4)."""
+    device = mask.device
+    generator = torch.Generator(device=device).manual_seed(12345)
+    total, count = 0.0, 0
+    bins = config.recon_bins
+    edges = torch.linspace(0, schedule.timesteps, bins + 1)
+    centres = ((edges[:-1] + edges[1:]) / 2).long().clamp(max=schedule.timesteps - 1)
+    recon = torch.zeros(bins)
+    n_recon = 0
+    for start in range(0, len(val), 256):
+        positions = np.arange(start, min(start + 256, len(val)))
+        x0, y = val.batch(positions)
+        t = torch.randint(0, schedule.timesteps, (len(x0),), generator=generator, device=device)
+        noise = torch.randn(x0.shape, generator=generator, device=device) * mask
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            eps_hat = model(schedule.q_sample(x0, t, noise), t, y).float()
+        total += masked_mse_per_sample(eps_hat, noise, mask).sum().item()
+        count += len(x0)
+        for i, c in enumerate(centres):
+            tt = torch.full((len(x0),), int(c), device=device)
+            x_t = schedule.q_sample(x0, tt, noise)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                x0_hat = schedule.predict_x0(x_t, tt, model(x_t, tt, y).float())
+            recon[i] += masked_mse_per_sample(x0_hat * mask, x0, mask).sum().item()
+        n_recon += len(x0)
+    return total / max(count, 1), {"t": centres.tolist(), "mse": (recon / max(n_recon, 1)).tolist()}

@@ -29,6 +29,7 @@ class SampleConfig:
     eta: float = 0.0
     guidance: float = 0.0
     batch_size: int = 256
+    clip: bool = True  # clip x̂_0 to the training data's per-position range (samplers.py)
     checkpoint: str = "best"
     seed: int = 0
     device: str = "auto"
@@ -108,6 +109,7 @@ def sample(
     labels = _labels(config, names, ref["label_counts"], rng)
     mask = ref["mask"].to(device)
     mean, std = ref["mean"].to(device), ref["std"].to(device)
+    clip = tuple(v.to(device) for v in ref["x0_range"]) if config.clip else None
     generator = torch.Generator(device=device).manual_seed(config.seed)
     steps = train_config["timesteps"] if config.sampler == "ddpm" else (config.steps or 50)
 
@@ -125,7 +127,7 @@ def sample(
             for start in range(0, config.n, config.batch_size):
                 y = torch.as_tensor(labels[start : start + config.batch_size], device=device)
                 x = draw(denoise, schedule, y, mask, sampler=config.sampler, steps=config.steps, eta=config.eta,
-                         guidance=config.guidance, null_class=len(names), generator=generator)
+                         guidance=config.guidance, null_class=len(names), generator=generator, clip=clip)
                 x = (x * std + mean) * mask  # back from standardised space; padding exactly 0
                 latents[start : start + len(y)] = x.float().cpu().numpy()
                 progress.update(task, completed=start + len(y))
@@ -139,7 +141,7 @@ def sample(
                 "model": {
                     "run": str(Path(run_dir).resolve()), "checkpoint": state["path"], "backbone": train_config["backbone"],
                     "preset": train_config["preset"], "step": state["step"], "sampler": config.sampler, "steps": steps,
-                    "guidance": config.guidance, "eta": config.eta,
+                    "guidance": config.guidance, "eta": config.eta, "clip_x0": config.clip,
                 },
                 "provenance": provenance("sample", [Path(state["path"])], config.seed,
                                          {k: str(v) if isinstance(v, Path) else v for k, v in vars(config).items()}),

@@ -134,6 +134,16 @@ class LatentData:
         raw = torch.from_numpy(self.store.read_people(self.people[positions]))
         return (raw - self.mean) / self.std * self.mask
 
+    def value_range(self, rows: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-position (min, max) of the standardised data: the box samplers clip x̂_0 to."""
+        low = torch.full(self.mask.shape, torch.inf)
+        high = torch.full(self.mask.shape, -torch.inf)
+        for start in range(0, len(self), rows):
+            x = (self._cache[start : start + rows].cpu() if self._cache is not None
+                 else self._load(np.arange(start, min(start + rows, len(self)))))
+            low, high = torch.minimum(low, x.amin(0)), torch.maximum(high, x.amax(0))
+        return low * self.mask, high * self.mask
+
     def order(self, seed: int, epoch: int, pool: int) -> np.ndarray:
         rng = np.random.default_rng([seed, epoch])
         if self.in_memory:
@@ -238,6 +248,7 @@ def train(
             "label_counts": [int((labels_all[train_people] == c).sum()) for c in range(len(names))],
             "ploidy": store.ploidy,
             "mean": data.mean, "std": data.std, "mask": data.mask,
+            "x0_range": data.value_range(),
         }
 
         bcfg = backbone_config(config.backbone, config.preset, config.model)

@@ -110,3 +110,45 @@ def real_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp / "real.zarr"
     compress(c.vcf, out, CompressConfig(genes=c.genes, labels=c.labels, seed=1))
     return out
+
+
+def write_latent_store(path: Path, latents: np.ndarray, labels: np.ndarray, mask: np.ndarray,
+                       split: np.ndarray | None = None, label_names: list[str] | None = None,
+                       role: str = "real", codec_id: str = "toy") -> Path:
+    """A store made straight from latents (no cohort, no codec): for engine and metric tests."""
+    from genomesynth.store import SCHEMA_VERSION, StoreWriter
+
+    latents = (latents * mask).astype(np.float32)
+    n, genes, _ = latents.shape
+    split = split if split is not None else np.full(n, "train")
+    train = split == "train"
+    mean = np.where(mask, latents[train].mean(0), 0)
+    std = np.where(mask, latents[train].std(0), 1)
+    with StoreWriter(path) as writer:
+        writer.create_latents(n, genes)[:] = latents
+        writer.write("mask", mask)
+        writer.write("sample_id", np.array([f"P{i}" for i in range(n)], dtype=object))
+        writer.write("label", labels.astype(np.int32))
+        if role == "real":
+            writer.write("split", split.astype(object))
+        writer.write("stats/mean", mean.astype(np.float32))
+        writer.write("stats/std", np.where(std > 1e-8, std, 1).astype(np.float32))
+        writer.set_attrs({
+            "schema_version": SCHEMA_VERSION, "role": role, "ploidy": 2, "n_genes": int(mask.any(1).sum()),
+            "pad_multiple": 32, "contigs": [], "codec_id": codec_id,
+            "label_names": label_names if label_names is not None else [str(c) for c in sorted(set(labels) - {-1})],
+        })
+    return path
+
+
+@pytest.fixture(scope="session")
+def toy_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two labelled clusters in a 32 × 8 latent space with padding: label 0 at +2, label 1 at −2."""
+    rng = np.random.default_rng(0)
+    n = 400
+    mask = np.zeros((32, 8), bool)
+    mask[:20, :5] = True
+    labels = np.arange(n) % 2
+    centre = np.where(labels == 0, 2.0, -2.0)[:, None, None]
+    latents = centre + 0.5 * rng.normal(size=(n, 32, 8))
+    return write_latent_store(tmp_path_factory.mktemp("toy") / "toy.zarr", latents, labels, mask)

@@ -32,8 +32,8 @@ class Conditioning(nn.Module):
     def __init__(self, dim: int, n_classes: int) -> None:
         super().__init__()
         self.time = nn.Sequential(SinusoidalEmbedding(dim), nn.Linear(dim, dim * 2), nn.SiLU(), nn.Linear(dim * 2, dim))
-        self.label = nn.Embedding(n_classes + 1, dim)
-        nn.init.zeros_(self.label.weight)  # start as an unconditional model
+        self.label = nn.Embedding(n_classes + 1, dim)  # N(0, 1) init: zero here would starve the
+        # label path of gradient behind the zero-initialised FiLM layers
 
     def forward(self, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return self.time(t) + self.label(y)

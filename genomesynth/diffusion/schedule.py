@@ -4,6 +4,7 @@ Timesteps are 0-based: t = 0 … T-1, where t = 0 is the least noisy step (the p
 
     x_t    = sqrt(ᾱ_t) x_0 + sqrt(1 − ᾱ_t) ε
     x̂_0    = (x_t − sqrt(1 − ᾱ_t) ε̂) / sqrt(ᾱ_t)
+    μ̃_t    = β_t sqrt(ᾱ_{t−1}) / (1 − ᾱ_t) · x̂_0 + (1 − ᾱ_{t−1}) sqrt(α_t) / (1 − ᾱ_t) · x_t
     β̃_t    = (1 − ᾱ_{t−1}) / (1 − ᾱ_t) · β_t
 """
 
@@ -27,7 +28,10 @@ class Schedule:
 
     @classmethod
     def linear(cls, timesteps: int = 1000, start: float = 1e-4, end: float = 0.02) -> Schedule:
-        return cls(torch.linspace(start, end, timesteps, dtype=torch.float64))
+        """Ho et al.'s betas for T = 1000; for other T scaled by 1000/T (as improved-diffusion does),
+        so that x_T is pure noise whatever T is (unscaled, T = 200 would end at ᾱ_T ≈ 0.13)."""
+        scale = 1000 / timesteps
+        return cls(torch.linspace(start * scale, min(end * scale, 0.999), timesteps, dtype=torch.float64))
 
     @classmethod
     def cosine(cls, timesteps: int = 1000, s: float = 0.008) -> Schedule:
@@ -61,6 +65,15 @@ class Schedule:
     def posterior_variance(self) -> torch.Tensor:
         """β̃_t; zero at t = 0, where no noise is added."""
         return (1 - self.alpha_bar_prev) / (1 - self.alpha_bar) * self.betas
+
+    @property
+    def posterior_mean_coef1(self) -> torch.Tensor:
+        """μ̃_t = coef1 · x̂_0 + coef2 · x_t (the mean of q(x_{t-1} | x_t, x_0))."""
+        return self.betas * self.alpha_bar_prev.sqrt() / (1 - self.alpha_bar)
+
+    @property
+    def posterior_mean_coef2(self) -> torch.Tensor:
+        return (1 - self.alpha_bar_prev) * self.alphas.sqrt() / (1 - self.alpha_bar)
 
     def q_sample(self, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         ab = at(self.alpha_bar, t, x0)

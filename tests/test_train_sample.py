@@ -1,0 +1,133 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from genomesynth.errors import GenomesynthError
+from genomesynth.sample import SampleConfig, sample
+from genomesynth.store import open_store
+from genomesynth.train import TrainConfig, train
+
+
+def _losses(run: Path) -> list[tuple[float, float]]:
+    return [(r["train_loss"], r["val_loss"]) for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines())]
+
+
+def test_a_tiny_model_learns_two_labelled_clusters(toy_store, tmp_path):
+    config = TrainConfig(backbone="baseline", epochs=1000, max_steps=3000, batch_size=64, lr=2e-3, timesteps=200,
+                         warmup_steps=20, ema_decay=0.99, seed=0, recon_bins=2)
+    train(toy_store, tmp_path / "run", config)
+    sample(tmp_path / "run", tmp_path / "syn.zarr", SampleConfig(n=200, sampler="ddpm", seed=1, checkpoint="last"))
+    with open_store(tmp_path / "syn.zarr") as syn, open_store(toy_store) as real:
+        x, y, mask = syn.latents[:], syn.label(), real.mask()
+        assert syn.role == "synthetic" and set(y) == {0, 1} and abs((y == 0).sum() - 100) <= 1
+        assert np.all(x[:, ~mask] == 0)
+        for label, centre in ((0, 2.0), (1, -2.0)):
+            values = x[y == label][:, mask]
+            assert abs(values.mean() - centre) < 0.3, (label, values.mean())
+            assert 0.35 < values.std() < 0.65, (label, values.std())
+            # every person lands in its own cluster, not the other one
+            assert np.all(np.sign(values.mean(axis=1)) == np.sign(centre))
+
+
+def test_resume_reproduces_the_uninterrupted_loss_curve(toy_store, tmp_path):
+    config = TrainConfig(backbone="unet-mlp", epochs=3, batch_size=64, timesteps=100, seed=4, recon_bins=2)
+    train(toy_store, tmp_path / "full", config)
+    # interrupted mid-epoch 1 (6 steps per epoch), then resumed
+    train(toy_store, tmp_path / "part", TrainConfig(**{**config.__dict__, "max_steps": 8}))
+    assert len(_losses(tmp_path / "part")) == 1
+    train(toy_store, tmp_path / "part", config, resume=True)
+    assert _losses(tmp_path / "part") == _losses(tmp_path / "full")
+    full = torch.load(tmp_path / "full" / "last.pt", weights_only=False)
+    part = torch.load(tmp_path / "part" / "last.pt", weights_only=False)
+    for key in full["ema"]:
+        torch.testing.assert_close(full["ema"][key], part["ema"][key], rtol=0, atol=0)
+
+
+def test_metrics_hold_losses_reconstruction_by_noise_and_lambda(toy_store, tmp_path):
+    train(toy_store, tmp_path / "mix", TrainConfig(backbone="mlp+cnn", epochs=2, timesteps=100, recon_bins=4))
+    records = [json.loads(l) for l in (tmp_path / "mix" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [0, 1]
+    last = records[-1]
+    assert len(last["recon_error"]["t"]) == 4 and last["recon_error"]["t"] == sorted(last["recon_error"]["t"])
+    # reconstructing x0 gets harder as noise grows
+    assert last["recon_error"]["mse"][0] < last["recon_error"]["mse"][-1]
+    assert all(0 <= v <= 1 for v in last["lambda"]["value"])
+    assert (tmp_path / "mix" / "best.pt").exists() and (tmp_path / "mix" / "config.json").exists()
+
+
+def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(toy_store, tmp_path, monkeypatch):
+    import genomesynth.train as module
+
+    real_loss, calls = module._loss, {"n": 0}
+
+    def flaky(*args, **kwargs):
+        calls["n"] += 1
+        loss = real_loss(*args, **kwargs)
+        return loss * float("nan") if calls["n"] == 9 else loss
+
+    monkeypatch.setattr(module, "_loss", flaky)
+    with pytest.raises(GenomesynthError, match="loss became nan at step 8"):
+        train(toy_store, tmp_path / "run", TrainConfig(backbone="baseline", epochs=3, timesteps=50))
+    saved = torch.load(tmp_path / "run" / "last.pt", weights_only=False)
+    assert saved["step"] == 6 and all(torch.isfinite(v).all() for v in saved["model"].values())
+
+
+def test_label_choice_and_label_mix(toy_store, tmp_path):
+    train(toy_store, tmp_path / "run", TrainConfig(backbone="transformer", epochs=1, timesteps=20))
+    sample(tmp_path / "run", tmp_path / "one.zarr", SampleConfig(n=10, label="1", sampler="ddim", steps=3))
+    with open_store(tmp_path / "one.zarr") as s:
+        assert set(s.label()) == {1}
+    sample(tmp_path / "run", tmp_path / "mix.h5", SampleConfig(n=101, sampler="ddpm", batch_size=40))
+    with open_store(tmp_path / "mix.h5") as s:
+        assert abs((s.label() == 0).sum() - 50.5) <= 1 and s.n_people == 101
+        assert list(s.sample_id()[:2]) == ["SYN000001", "SYN000002"]
+    with pytest.raises(GenomesynthError, match="never saw this label"):
+        sample(tmp_path / "run", tmp_path / "bad.zarr", SampleConfig(n=2, label="case"))
+    assert not (tmp_path / "bad.zarr").exists()
+
+
+def test_same_seed_same_samples(toy_store, tmp_path):
+    train(toy_store, tmp_path / "run", TrainConfig(backbone="unet-cnn", epochs=1, timesteps=20))
+    for name in ("a", "b"):
+        sample(tmp_path / "run", tmp_path / f"{name}.zarr", SampleConfig(n=8, sampler="ddim", steps=5, seed=9))
+    with open_store(tmp_path / "a.zarr") as a, open_store(tmp_path / "b.zarr") as b:
+        np.testing.assert_array_equal(a.latents[:], b.latents[:])
+
+
+def test_training_refuses_bad_requests(toy_store, tmp_path):
+    from conftest import write_latent_store
+
+    syn = write_latent_store(tmp_path / "syn.zarr", np.zeros((4, 32, 8)), np.zeros(4, int), np.ones((32, 8), bool), role="synthetic")
+    with pytest.raises(GenomesynthError, match="train on a real store"):
+        train(syn, tmp_path / "r1", TrainConfig(epochs=1))
+    with pytest.raises(GenomesynthError, match="unknown backbone"):
+        train(toy_store, tmp_path / "r2", TrainConfig(backbone="gan"))
+    if not torch.cuda.is_available():
+        with pytest.raises(GenomesynthError, match="no GPU"):
+            train(toy_store, tmp_path / "r3", TrainConfig(device="cuda"))
+    with pytest.raises(GenomesynthError, match="no checkpoint"):
+        sample(tmp_path / "empty", tmp_path / "s.zarr")
+    train(toy_store, tmp_path / "r4", TrainConfig(backbone="baseline", epochs=1, timesteps=10))
+    with pytest.raises(GenomesynthError, match="--resume"):
+        train(toy_store, tmp_path / "r4", TrainConfig(backbone="baseline", epochs=1, timesteps=10))
+
+
+def test_two_process_ddp_on_gloo(toy_store, tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29517",
+         "-m", "genomesynth", "train", str(toy_store), "-o", str(tmp_path / "ddp"), "--backbone", "unet-mlp",
+         "--epochs", "2", "--timesteps", "50", "--device", "cpu", "-q"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    records = _losses(tmp_path / "ddp")
+    assert len(records) == 2  # rank 0 alone writes metrics
+    saved = torch.load(tmp_path / "ddp" / "last.pt", weights_only=False)
+    assert saved["step"] == 12

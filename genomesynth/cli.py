@@ -280,3 +280,112 @@ def sample(
         ("sampler", f"{s.sampler}, {s.steps} steps"), ("speed", f"{s.genomes_per_second:,.1f} genomes/s"),
         ("time", f"{s.seconds:.1f} s"),
     ]))
+
+
+# -- baseline / eval ----------------------------------------------------------------------------
+
+
+@app.command()
+def baseline(
+    real: Annotated[Path, typer.Argument(help="A real store from `compress`.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Synthetic store to write.")],
+    method: Annotated[str, typer.Option(help="gaussian (per-label Gaussian) or mosaic (per-label gene mosaic).")] = "gaussian",
+    n: Annotated[int | None, typer.Option("-n", help="People to draw (default: as many as train).")] = None,
+    seed: Seed = 0,
+    overwrite: Overwrite = False,
+    quiet: Quiet = False,
+) -> None:
+    """Draw a reference synthetic cohort that any model must beat."""
+    from genomesynth.baselines import reference_generator
+
+    with make_progress(not quiet) as progress:
+        s = reference_generator(real, output, method, n=n, seed=seed, overwrite=overwrite, progress=progress)
+    out.print(_table(f"baseline {method}", [("output", s["output"]), ("people", f"{s['n']:,}"),
+                                            ("time", f"{s['seconds']:.1f} s")]))
+
+
+@app.command("eval")
+def evaluate(
+    synthetic: Annotated[list[Path], typer.Argument(help="One or more synthetic stores.")],
+    real: Annotated[Path, typer.Option(help="The real store they imitate (with a held-out split).")],
+    metrics: Annotated[str, typer.Option(help="all, or a list of aa,nn,tstr,privacy,genotype.")] = "all",
+    classifiers: Annotated[str, typer.Option(help="TSTR classifiers: mlp,transformer,cnn.")] = "mlp,transformer,cnn",
+    k: Annotated[int, typer.Option("--k", help="Neighbours in the NN test.")] = 10,
+    repeats: Annotated[int, typer.Option(help="Subsamples / classifier seeds averaged.")] = 3,
+    max_people: Annotated[int, typer.Option(help="People per set for the distance metrics.")] = 5000,
+    classifier_epochs: Annotated[int, typer.Option(help="Epochs of every TSTR/TRTR classifier.")] = 30,
+    name: Annotated[list[str] | None, typer.Option("--name", help="Column name per store (repeat).")] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the result as JSON here.")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    seed: Seed = 0,
+    quiet: Quiet = False,
+) -> None:
+    """Fidelity, utility and privacy of synthetic stores, side by side with the real reference."""
+    import json
+
+    from genomesynth.evaluate import METRICS, EvalConfig
+    from genomesynth.evaluate import evaluate as run
+    from genomesynth.report import rich_tables
+    from genomesynth.train import resolve_device
+
+    chosen = METRICS if metrics == "all" else tuple(m.strip() for m in metrics.split(",") if m.strip())
+    config = EvalConfig(metrics=chosen, classifiers=tuple(c.strip() for c in classifiers.split(",") if c.strip()),
+                        k=k, repeats=repeats, max_people=max_people, classifier_epochs=classifier_epochs, seed=seed,
+                        device=str(resolve_device(device)))
+    with make_progress(not quiet) as progress:
+        result = run(synthetic, real, config, names=name or None, progress=progress)
+    for table in rich_tables(result):
+        out.print(table)
+    if json_path:
+        json_path.write_text(json.dumps(result, indent=2))
+        console.print(f"wrote {json_path}")
+
+
+# -- plot ----------------------------------------------------------------------------------------
+
+plot_app = typer.Typer(help="Figures: umap, curves, metrics (PNG, SVG or PDF by suffix).", no_args_is_help=True)
+app.add_typer(plot_app, name="plot")
+
+
+@plot_app.command("umap")
+def plot_umap(
+    real: Annotated[Path, typer.Argument(help="The real store.")],
+    synthetic: Annotated[list[Path], typer.Argument(help="Synthetic stores.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Figure to write.")],
+    name: Annotated[list[str] | None, typer.Option("--name", help="Legend name per synthetic store (repeat).")] = None,
+    by_label: Annotated[bool, typer.Option("--by-label", help="Marker per label.")] = False,
+    max_people: Annotated[int, typer.Option(help="People drawn per set.")] = 2000,
+    seed: Seed = 0,
+) -> None:
+    """UMAP (cosine) of real train, real held-out and each synthetic store (paper Fig. 5)."""
+    from genomesynth.plots import umap_plot
+
+    with console.status("UMAP…"):
+        s = umap_plot(real, synthetic, output, names=name or None, by_label=by_label, max_people=max_people, seed=seed)
+    console.print(f"wrote {s['output']} ({s['points']:,} people: {', '.join(s['groups'])})")
+
+
+@plot_app.command("curves")
+def plot_curves(
+    runs: Annotated[list[Path], typer.Argument(help="Run folders from `train`.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Figure to write.")],
+    name: Annotated[list[str] | None, typer.Option("--name", help="Legend name per run (repeat).")] = None,
+) -> None:
+    """Loss curves and reconstruction error vs noise level per run (paper Fig. 3–4)."""
+    from genomesynth.plots import curves_plot
+
+    s = curves_plot(runs, output, names=name or None)
+    console.print(f"wrote {s['output']} ({s['runs']} runs)")
+
+
+@plot_app.command("metrics")
+def plot_metrics(
+    metrics_json: Annotated[Path, typer.Argument(help="JSON from `genomesynth eval --json`.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Figure to write.")],
+    classifier: Annotated[str, typer.Option(help="Whose TSTR accuracy: mlp, transformer or cnn.")] = "mlp",
+) -> None:
+    """Utility vs privacy: TSTR accuracy against MIA AUC and privacy loss, one point per store."""
+    from genomesynth.plots import metrics_plot
+
+    s = metrics_plot(metrics_json, output, classifier=classifier)
+    console.print(f"wrote {s['output']} ({s['stores']} stores)")

@@ -1,0 +1,187 @@
+"""`eval`: synthetic stores against the real store they imitate — fidelity, utility, privacy.
+
+Distances use the latents at real positions as stored (PCA scores, centred on the training mean:
+an isometry of the centred genotypes within the kept components); classifiers see them
+standardised. Every synthetic store is compared with the same equal-size subsamples of the real
+train and held-out sets, and the same metrics between real train and real held-out people form the
+reference column: a faithful generator sits near it, which need not be 0.5.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.progress import Progress
+
+from genomesynth import __version__
+from genomesynth.compress import load_codec
+from genomesynth.errors import GenomesynthError
+from genomesynth.metrics.adversarial import adversarial_accuracy, equal_subsamples, nn_test
+from genomesynth.metrics.genotype import genotype_fidelity
+from genomesynth.metrics.privacy import privacy
+from genomesynth.metrics.utility import CLASSIFIERS, ClassifierBudget, tstr
+from genomesynth.store import Store, open_store
+from genomesynth.ui import quiet
+
+METRICS = ("aa", "nn", "tstr", "privacy", "genotype")
+
+
+@dataclass
+class EvalConfig:
+    metrics: tuple[str, ...] = METRICS
+    classifiers: tuple[str, ...] = CLASSIFIERS
+    k: int = 10
+    repeats: int = 3
+    max_people: int = 5000  # per set, for the distance metrics
+    classifier_epochs: int = 30
+    seed: int = 0
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        unknown = set(self.metrics) - set(METRICS)
+        if unknown:
+            raise GenomesynthError(f"--metrics: unknown {', '.join(sorted(unknown))}; choose from all,{','.join(METRICS)}")
+        unknown = set(self.classifiers) - set(CLASSIFIERS)
+        if unknown:
+            raise GenomesynthError(f"--classifiers: unknown {', '.join(sorted(unknown))}; choose from {','.join(CLASSIFIERS)}")
+
+
+@dataclass
+class _Set:
+    raw: np.ndarray  # (people, real positions) as stored
+    labels: np.ndarray
+
+    def standardised(self, mean: np.ndarray, std: np.ndarray, mask: np.ndarray, full: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(full), *mask.shape), dtype=np.float32)
+        out[:, mask] = (self.raw - mean[mask]) / std[mask]
+        return out
+
+
+def _load(store: Store, people: np.ndarray, mask: np.ndarray) -> tuple[_Set, np.ndarray]:
+    full = store.read_people(people) if len(people) else np.zeros((0, *mask.shape), np.float32)
+    return _Set(full[:, mask], store.label()[people]), full
+
+
+def _check_compatible(real: Store, syn: Store) -> None:
+    if syn.attrs.get("codec_id") != real.attrs.get("codec_id") or syn.n_genes_padded != real.n_genes_padded:
+        raise GenomesynthError(
+            f"{syn.path}: its codec/gene layout ({syn.attrs.get('codec_id')}, {syn.n_genes_padded} genes) differs "
+            f"from {real.path} ({real.attrs.get('codec_id')}, {real.n_genes_padded}); compare stores made from one real store"
+        )
+    if syn.label_names != real.label_names:
+        raise GenomesynthError(f"{syn.path}: labels {syn.label_names} differ from the real store's {real.label_names}")
+
+
+def evaluate(
+    synthetic: list[str | Path],
+    real: str | Path,
+    config: EvalConfig | None = None,
+    *,
+    names: list[str] | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Evaluate synthetic stores against a real store; returns the JSON-able result (README schema)."""
+    config = config or EvalConfig()
+    progress = progress or quiet()
+    names = names or [Path(p).name.removesuffix(".zarr").removesuffix(".h5") for p in synthetic]
+    if len(names) != len(synthetic) or len(set(names)) != len(names):
+        raise GenomesynthError("--name: give one distinct name per synthetic store")
+    rng = np.random.default_rng(config.seed)
+    metrics = set(config.metrics)
+    with open_store(real) as real_store:
+        if real_store.role != "real":
+            raise GenomesynthError(f"{real}: role is {real_store.role!r}; --real must be a store from `compress`")
+        mask = real_store.mask()
+        mean, std = real_store.read("stats/mean"), real_store.read("stats/std")
+        split = real_store.split()
+        train_idx, test_idx = np.flatnonzero(split == "train"), np.flatnonzero(split == "test")
+        if len(test_idx) < 2:
+            raise GenomesynthError(f"{real}: has no held-out people; compress with --test-fraction > 0 to evaluate")
+        cap = config.max_people
+        train_sub = np.sort(rng.choice(train_idx, min(cap, len(train_idx)), replace=False))
+        train, train_full = _load(real_store, train_sub, mask)
+        test, test_full = _load(real_store, test_idx, mask)
+        n_classes = len(real_store.label_names)
+        labelled = n_classes > 1
+        budget = ClassifierBudget(epochs=config.classifier_epochs)
+        dev = config.device
+        task = progress.add_task("evaluating", total=len(synthetic) + 1, status="real reference")
+
+        def utility(x: _Set, full: np.ndarray) -> dict[str, Any]:
+            keep = x.labels >= 0
+            test_keep = test.labels >= 0
+            return tstr(x.standardised(mean, std, mask, full)[keep], x.labels[keep],
+                        test.standardised(mean, std, mask, test_full)[test_keep], test.labels[test_keep],
+                        mask, n_classes, config.classifiers, config.repeats, config.seed, budget, dev)
+
+        def aa_pair(a: np.ndarray, b: np.ndarray, n: int) -> dict[str, float]:
+            return _repeat(lambda x, y: adversarial_accuracy(x, y, dev), a, b, n, config.repeats, rng)
+
+        def nn_pair(a: np.ndarray, b: np.ndarray, n: int) -> float:
+            return _repeat(lambda x, y: nn_test(x, y, config.k, dev), a, b, n, config.repeats, rng)
+
+        n_test = len(test_idx)
+        result: dict[str, Any] = {
+            "genomesynth_version": __version__,
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "inputs": {"real": {"path": str(real), "codec_id": real_store.attrs.get("codec_id"),
+                                "train": len(train_idx), "test": n_test, "label_names": real_store.label_names},
+                       "synthetic": dict(zip(names, map(str, synthetic)))},
+            "settings": {"metrics": sorted(metrics), "classifiers": list(config.classifiers), "k": config.k,
+                         "repeats": config.repeats, "max_people": cap, "seed": config.seed,
+                         "classifier_epochs": config.classifier_epochs, "distance": "angular (Eq. 10)",
+                         "subsample": f"equal sizes of min(n_synthetic, n_test={n_test})"},
+            "real": {},
+            "synthetic": {},
+        }
+        ref = result["real"]
+        if "aa" in metrics:
+            ref["aa"] = aa_pair(train.raw, test.raw, n_test)
+        if "nn" in metrics:
+            ref["nn_test"] = nn_pair(train.raw, test.raw, n_test)
+        if "tstr" in metrics and labelled:
+            ref["tstr"] = utility(train, train_full)
+        if "genotype" in metrics:
+            codec = load_codec(real_store)
+            ref["genotype"] = genotype_fidelity(codec, train_full[: min(len(train_full), 2000)], test_full, config.seed)
+        progress.advance(task)
+
+        for name, path in zip(names, synthetic):
+            progress.update(task, status=name)
+            with open_store(path) as syn_store:
+                _check_compatible(real_store, syn_store)
+                pick = np.sort(rng.choice(syn_store.n_people, min(cap, syn_store.n_people), replace=False))
+                syn, syn_full = _load(syn_store, pick, mask)
+            out: dict[str, Any] = {"people": len(pick)}
+            n = min(len(pick), n_test)
+            if "aa" in metrics:
+                out["aa"] = {"train": aa_pair(train.raw, syn.raw, n), "test": aa_pair(test.raw, syn.raw, n)}
+                out["privacy_loss"] = out["aa"]["test"]["aa"] - out["aa"]["train"]["aa"]
+            if "nn" in metrics:
+                out["nn_test"] = {"train": nn_pair(syn.raw, train.raw, n), "test": nn_pair(syn.raw, test.raw, n)}
+            if "tstr" in metrics and labelled:
+                out["tstr"] = utility(syn, syn_full)
+            if "privacy" in metrics:
+                out.update(privacy(syn.raw, train.raw, test.raw, config.seed, dev))
+            if "genotype" in metrics:
+                out["genotype"] = genotype_fidelity(codec if "genotype" in metrics else None,  # type: ignore[arg-type]
+                                                    train_full[: min(len(train_full), 2000)],
+                                                    syn_full[: min(len(syn_full), 2000)], config.seed)
+            result["synthetic"][name] = out
+            progress.advance(task)
+    return result
+
+
+def _repeat(fn, a: np.ndarray, b: np.ndarray, n: int, repeats: int, rng: np.random.Generator):  # type: ignore[no-untyped-def]
+    """Average fn over `repeats` pairs of equal-size (n) subsamples of a and b."""
+    results = []
+    for _ in range(repeats):
+        pa, pb = equal_subsamples([len(a), len(b)], rng, n)
+        results.append(fn(a[pa], b[pb]))
+    if isinstance(results[0], dict):
+        return {k: float(np.mean([r[k] for r in results])) for k in results[0]}
+    return float(np.mean(results))

@@ -1,0 +1,1 @@
+"""Fidelity, utility and privacy metrics. Every k-NN question goes through `neighbours.knn`."""

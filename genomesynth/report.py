@@ -1,0 +1,167 @@
+"""The tables of an eval result (`evaluate.evaluate`), for the terminal (rich) and for reports (Markdown).
+
+Each table has one column per synthetic store plus the real-data reference; its header names the
+ideal value, and the synthetic value nearest the ideal (or the reference) in each row is bold.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from rich.table import Table
+
+
+@dataclass
+class Row:
+    label: str
+    real: float | None
+    values: list[float | None]
+    target: str  # "max", "min", "ideal:<x>" or "real" (closest to the reference column)
+    fmt: str = "{:.3f}"
+    sd: list[float | None] | None = None
+    real_sd: float | None = None
+
+
+@dataclass
+class Section:
+    title: str
+    ideal: str
+    rows: list[Row]
+
+
+def _get(d: Any, *path: str) -> Any:
+    for key in path:
+        if not isinstance(d, dict) or key not in d:
+            return None
+        d = d[key]
+    return d
+
+
+def sections(result: dict[str, Any]) -> tuple[list[str], list[Section]]:
+    names = list(result["synthetic"])
+    syn = [result["synthetic"][n] for n in names]
+    real = result["real"]
+    out: list[Section] = []
+
+    def row(label: str, real_path: tuple[str, ...] | None, path: tuple[str, ...], target: str, fmt: str = "{:.3f}",
+            sd: bool = False) -> Row:
+        get: Callable[[Any], Any] = (lambda d: _get(d, *path, "mean")) if sd else (lambda d: _get(d, *path))
+        r = (_get(real, *real_path, "mean") if sd else _get(real, *real_path)) if real_path else None
+        return Row(label, r, [get(s) for s in syn], target, fmt,
+                   [_get(s, *path, "sd") for s in syn] if sd else None,
+                   _get(real, *real_path, "sd") if sd and real_path else None)
+
+    classifiers = list(_get(real, "tstr") or (_get(syn[0], "tstr") if syn else None) or {})
+    if classifiers:
+        rows = []
+        for c in classifiers:
+            for metric, short in (("accuracy", "acc"), ("balanced_accuracy", "bal. acc"), ("roc_auc", "AUC")):
+                rows.append(row(f"{c} {short}", ("tstr", c, metric), ("tstr", c, metric), "max", "{:.3f}", sd=True))
+        out.append(Section("Utility: train on synthetic, test on real (real = train on real)", "higher; real is the ceiling", rows))
+    if _get(real, "nn_test") is not None or (syn and _get(syn[0], "nn_test")):
+        out.append(Section("Nearest-neighbour test, k = %s" % result["settings"]["k"], "0.5", [
+            row("vs train", ("nn_test",), ("nn_test", "train"), "ideal:0.5"),
+            row("vs held-out", ("nn_test",), ("nn_test", "test"), "ideal:0.5"),
+        ]))
+    if _get(real, "aa") is not None or (syn and _get(syn[0], "aa")):
+        out.append(Section("Nearest-neighbour adversarial accuracy", "0.5 (real reference: train vs held-out)", [
+            row("AA_truth (train)", ("aa", "truth"), ("aa", "train", "truth"), "real"),
+            row("AA_syn (train)", ("aa", "syn"), ("aa", "train", "syn"), "real"),
+            row("AA (train)", ("aa", "aa"), ("aa", "train", "aa"), "real"),
+            row("AA_truth (held-out)", None, ("aa", "test", "truth"), "real"),
+            row("AA_syn (held-out)", None, ("aa", "test", "syn"), "real"),
+            row("AA (held-out)", ("aa", "aa"), ("aa", "test", "aa"), "real"),
+            row("privacy loss", None, ("privacy_loss",), "ideal:0"),
+        ]))
+    if syn and _get(syn[0], "mia_auc") is not None:
+        out.append(Section("Privacy: memorisation and membership inference", "see each row", [
+            row("DCR to train (median)", None, ("dcr", "train_median"), "max", "{:.4f}"),
+            row("DCR to held-out (median)", None, ("dcr", "test_median"), "max", "{:.4f}"),
+            row("DCR ratio train/held-out (1)", None, ("dcr", "ratio"), "ideal:1"),
+            row("share closer than real p5 (0.05)", None, ("dcr", "share_closer_than_p5"), "ideal:0.05"),
+            row("exact copies (0)", None, ("dcr", "exact_copies"), "min", "{:.0f}"),
+            row("membership inference AUC (0.5)", None, ("mia_auc",), "ideal:0.5"),
+        ]))
+    if _get(real, "genotype") is not None or (syn and _get(syn[0], "genotype")):
+        out.append(Section("Genotypes after decoding (real = held-out vs train)", "as real", [
+            row("allele frequency r (1)", ("genotype", "allele_frequency_r"), ("genotype", "allele_frequency_r"), "max"),
+            row("allele frequency MAE (0)", ("genotype", "allele_frequency_mae"), ("genotype", "allele_frequency_mae"), "min", "{:.4f}"),
+            row("LD r² correlation (1)", ("genotype", "ld_r2_r"), ("genotype", "ld_r2_r"), "max"),
+            row("heterozygosity", ("genotype", "heterozygosity_synthetic"), ("genotype", "heterozygosity_synthetic"), "real", "{:.4f}"),
+            row("PCA overlap (1)", ("genotype", "pca_overlap"), ("genotype", "pca_overlap"), "max"),
+        ]))
+    return names, out
+
+
+def _best(r: Row) -> int | None:
+    scored = [(i, v) for i, v in enumerate(r.values) if v is not None and not math.isnan(v)]
+    if not scored:
+        return None
+    if r.target == "max":
+        key: Callable[[float], float] = lambda v: -v
+    elif r.target == "min":
+        key = lambda v: v
+    elif r.target == "real":
+        if r.real is None:
+            return None
+        key = lambda v: abs(v - r.real)  # type: ignore[operator]
+    else:
+        ideal = float(r.target.split(":")[1])
+        key = lambda v: abs(v - ideal)
+    return min(scored, key=lambda iv: key(iv[1]))[0]
+
+
+def _cell(value: float | None, fmt: str, sd: float | None = None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    text = fmt.format(value)
+    return f"{text} ± {fmt.format(sd)}" if sd is not None else text
+
+
+def rich_tables(result: dict[str, Any]) -> list[Table]:
+    names, secs = sections(result)
+    tables = []
+    for sec in secs:
+        table = Table(title=f"{sec.title}  [dim](ideal: {sec.ideal})[/]", title_justify="left")
+        table.add_column("metric", style="bold")
+        table.add_column("real", style="cyan")
+        for name in names:
+            table.add_column(name)
+        for r in sec.rows:
+            best = _best(r)
+            cells = [_cell(v, r.fmt, r.sd[i] if r.sd else None) for i, v in enumerate(r.values)]
+            if best is not None and len(names) > 1:
+                cells[best] = f"[bold green]{cells[best]}[/]"
+            table.add_row(r.label, _cell(r.real, r.fmt, r.real_sd), *cells)
+        tables.append(table)
+    flags = [(n, f) for n, s in result["synthetic"].items() for f in s.get("flags", [])]
+    if flags:
+        table = Table(title="[bold red]Privacy flags[/]", title_justify="left")
+        table.add_column("store")
+        table.add_column("flag")
+        for n, f in flags:
+            table.add_row(n, f)
+        tables.append(table)
+    return tables
+
+
+def markdown(result: dict[str, Any]) -> str:
+    names, secs = sections(result)
+    lines = []
+    for sec in secs:
+        lines += [f"**{sec.title}** (ideal: {sec.ideal})", "", "| metric | real | " + " | ".join(names) + " |",
+                  "|---|---|" + "---|" * len(names)]
+        for r in sec.rows:
+            best = _best(r)
+            cells = [_cell(v, r.fmt, r.sd[i] if r.sd else None) for i, v in enumerate(r.values)]
+            if best is not None and len(names) > 1:
+                cells[best] = f"**{cells[best]}**"
+            lines.append(f"| {r.label} | {_cell(r.real, r.fmt, r.real_sd)} | " + " | ".join(cells) + " |")
+        lines.append("")
+    flags = [f"- {n}: {f}" for n, s in result["synthetic"].items() for f in s.get("flags", [])]
+    if flags:
+        lines += ["**Privacy flags**", "", *flags, ""]
+    return "\n".join(lines)

@@ -1,0 +1,101 @@
+"""Metrics on constructed cases whose answers are known."""
+
+import numpy as np
+import pytest
+
+from genomesynth.metrics.adversarial import adversarial_accuracy, nn_test
+from genomesynth.metrics.neighbours import knn
+from genomesynth.metrics.privacy import privacy
+from genomesynth.metrics.utility import tstr
+
+
+def _cloud(n, d=40, seed=0, shift=0.0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, d)) + shift
+
+
+def test_knn_matches_scikit_learn_brute_force_cosine():
+    from sklearn.neighbors import NearestNeighbors
+
+    q, r = _cloud(300, seed=1), _cloud(257, seed=2)
+    dist, idx = knn(q, r, 7, block=64)
+    ref = NearestNeighbors(n_neighbors=7, metric="cosine", algorithm="brute").fit(r)
+    ref_dist, ref_idx = ref.kneighbors(q)
+    np.testing.assert_array_equal(idx, ref_idx)
+    np.testing.assert_allclose(dist, np.arccos(1 - ref_dist) / np.pi, atol=1e-5)
+    assert np.all(np.diff(dist, axis=1) >= 0)
+
+
+def test_knn_excludes_self_across_blocks():
+    x = _cloud(130, seed=3)
+    _, idx = knn(x, x, 3, exclude_self=True, block=32)
+    assert not np.any(idx == np.arange(130)[:, None])
+
+
+def test_copies_of_the_training_set():
+    train, test = _cloud(200, seed=4), _cloud(200, seed=5)
+    copies = train + 1e-9
+    aa = adversarial_accuracy(train, copies)
+    assert aa["truth"] == 0 and aa["syn"] == 0  # every point's nearest neighbour is its copy
+    assert nn_test(copies, train, k=1) == 0  # each copy's nearest neighbour is its real twin
+    # beyond the twin, neighbours come in (real, copy) pairs: 4.5 of the other 9 are copies
+    assert nn_test(copies, train, k=10) == pytest.approx(0.45, abs=0.02)
+    p = privacy(copies, train, test)
+    assert p["dcr"]["train_median"] < 1e-4 and p["dcr"]["exact_copies"] == 200
+    assert p["dcr"]["share_closer_than_p5"] == 1.0
+    assert p["mia_auc"] > 0.95
+    assert any("exact copies" in f for f in p["flags"]) and any("membership" in f for f in p["flags"])
+
+
+def test_an_independent_draw_from_the_same_distribution():
+    train, test, syn = _cloud(400, seed=6), _cloud(400, seed=7), _cloud(400, seed=8)
+    aa = adversarial_accuracy(train, syn)
+    assert abs(aa["aa"] - 0.5) < 0.06, aa
+    assert abs(nn_test(syn, train, k=10) - 0.5) < 0.06
+    p = privacy(syn, train, test)
+    assert abs(p["mia_auc"] - 0.5) < 0.06
+    assert p["dcr"]["exact_copies"] == 0 and p["dcr"]["share_closer_than_p5"] < 0.12
+    assert not p["flags"]
+
+
+def test_a_far_away_set():
+    """Far in angle: the sets live on orthogonal coordinates, so every cross pair is at 0.5."""
+    train, far = _cloud(200, seed=9), _cloud(200, seed=10)
+    train[:, 20:] = 0
+    far[:, :20] = 0
+    aa = adversarial_accuracy(train, far)
+    assert aa["truth"] == 1 and aa["syn"] == 1
+    assert nn_test(far, train, k=10) == 1.0
+
+
+@pytest.mark.parametrize("share", [0.25, 0.5])
+def test_nn_test_on_a_known_mixture(share):
+    """Synthetic = a mix of copies of real points (share) and far points: NN test ≈ (1 - share)."""
+    real = _cloud(400, seed=11)
+    n_copy = int(share * 400)
+    syn = np.concatenate([real[:n_copy] + 1e-9, _cloud(400 - n_copy, seed=12, shift=8.0)])
+    # a copy's nearest neighbour is its twin (real) and then the real cloud; far points only see each other
+    score = nn_test(syn, real, k=1)
+    assert score == pytest.approx(1 - share, abs=0.02)
+
+
+def test_tstr_on_separable_toy_data():
+    rng = np.random.default_rng(0)
+    mask = np.zeros((16, 8), bool)
+    mask[:, :4] = True
+
+    def draw(n, seed):
+        r = np.random.default_rng(seed)
+        y = r.integers(0, 2, n)
+        x = r.normal(size=(n, 16, 8)).astype(np.float32)
+        x[:, :4, :2] += np.where(y == 1, 1.5, -1.5)[:, None, None]
+        return x * mask, y
+
+    (xs, ys), (xt, yt) = draw(300, 1), draw(200, 2)
+    result = tstr(xs, ys, xt, yt, mask, 2, repeats=2, seed=int(rng.integers(100)))
+    for kind in ("mlp", "cnn", "transformer"):
+        assert result[kind]["accuracy"]["mean"] > 0.9, (kind, result[kind])
+        assert result[kind]["roc_auc"]["mean"] > 0.95
+    # labels shuffled: nothing to learn, chance level
+    chance = tstr(xs, rng.permutation(ys), xt, yt, mask, 2, classifiers=("mlp",), repeats=2)
+    assert chance["mlp"]["accuracy"]["mean"] < 0.65

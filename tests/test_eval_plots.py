@@ -1,0 +1,91 @@
+"""eval, baseline and plot on a tiny real store: the JSON schema, the refusals and the figures."""
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from genomesynth.baselines import reference_generator
+from genomesynth.cli import app
+from genomesynth.errors import GenomesynthError
+from genomesynth.evaluate import EvalConfig, evaluate
+from genomesynth.store import open_store
+
+from conftest import write_latent_store
+
+runner = CliRunner()
+FAST = EvalConfig(repeats=1, classifier_epochs=3, k=5)
+
+
+@pytest.fixture(scope="module")
+def stores(real_store, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("eval")
+    reference_generator(real_store, tmp / "gauss.zarr", "gaussian", seed=1)
+    reference_generator(real_store, tmp / "mosaic.h5", "mosaic", n=50, seed=2)
+    return tmp
+
+
+def test_reference_generators_keep_the_schema_and_label_mix(real_store, stores):
+    with open_store(real_store) as real, open_store(stores / "mosaic.h5") as mosaic, open_store(stores / "gauss.zarr") as gauss:
+        mask = real.mask()
+        assert mosaic.role == gauss.role == "synthetic" and mosaic.n_people == 50
+        assert mosaic.attrs["codec_id"] == real.attrs["codec_id"]
+        assert np.all(mosaic.latents[:][:, ~mask] == 0) and np.all(gauss.latents[:][:, ~mask] == 0)
+        train = real.split() == "train"
+        share = (real.label()[train] == 1).mean()
+        assert abs((mosaic.label() == 1).mean() - share) <= 1 / 50 + 1e-9
+        # a mosaic person's every gene is some training person's gene, of the same label
+        real_train, labels = real.latents[:][train], real.label()[train]
+        person, gene = mosaic.latents[0], 2
+        donors = real_train[labels == mosaic.label()[0]][:, gene]
+        assert np.any(np.all(np.isclose(donors, person[gene]), axis=1))
+
+
+def test_eval_json_schema(real_store, stores):
+    result = evaluate([stores / "gauss.zarr", stores / "mosaic.h5"], real_store, FAST, names=["g", "m"])
+    json.dumps(result)  # JSON-able
+    assert set(result) >= {"genomesynth_version", "inputs", "settings", "real", "synthetic"}
+    assert set(result["real"]) == {"aa", "nn_test", "tstr", "genotype"}
+    assert set(result["real"]["aa"]) == {"truth", "syn", "aa"}
+    assert set(result["real"]["tstr"]) == {"mlp", "transformer", "cnn"}
+    assert set(result["real"]["tstr"]["mlp"]["accuracy"]) == {"mean", "sd", "runs"}
+    g = result["synthetic"]["g"]
+    assert set(g) >= {"aa", "privacy_loss", "nn_test", "tstr", "dcr", "mia_auc", "genotype", "flags"}
+    assert set(g["aa"]) == {"train", "test"} and set(g["aa"]["train"]) == {"truth", "syn", "aa"}
+    assert g["privacy_loss"] == pytest.approx(g["aa"]["test"]["aa"] - g["aa"]["train"]["aa"])
+    assert set(g["nn_test"]) == {"train", "test"}
+    assert 0 <= g["mia_auc"] <= 1 and 0 <= g["genotype"]["pca_overlap"] <= 1
+
+
+def test_eval_refuses_a_store_with_another_codec(real_store, tmp_path):
+    other = write_latent_store(tmp_path / "o.zarr", np.zeros((5, 32, 8)), np.zeros(5, int), np.ones((32, 8), bool),
+                               role="synthetic", codec_id="different")
+    with pytest.raises(GenomesynthError, match="codec/gene layout"):
+        evaluate([other], real_store, FAST)
+
+
+def test_eval_cli_tables_and_json(real_store, stores, tmp_path):
+    result = runner.invoke(app, ["eval", str(stores / "gauss.zarr"), "--real", str(real_store), "--metrics", "aa,nn,privacy",
+                                 "--repeats", "1", "--json", str(tmp_path / "m.json"), "-q", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert "adversarial accuracy" in result.output and "membership inference" in result.output
+    data = json.loads((tmp_path / "m.json").read_text())
+    assert "tstr" not in data["synthetic"]["gauss"] and "mia_auc" in data["synthetic"]["gauss"]
+
+
+def test_plots_are_written(real_store, stores, tmp_path, toy_store):
+    from genomesynth.plots import curves_plot, metrics_plot, umap_plot
+    from genomesynth.train import TrainConfig, train
+
+    umap_plot(real_store, [stores / "gauss.zarr"], tmp_path / "u.png", max_people=60)
+    train(toy_store, tmp_path / "run", TrainConfig(backbone="baseline", epochs=2, timesteps=20, recon_bins=3))
+    curves_plot([tmp_path / "run"], tmp_path / "c.svg")
+    result = evaluate([stores / "gauss.zarr"], real_store, EvalConfig(repeats=1, classifier_epochs=2, classifiers=("mlp",)))
+    (tmp_path / "m.json").write_text(json.dumps(result))
+    metrics_plot(tmp_path / "m.json", tmp_path / "m.pdf")
+    assert (tmp_path / "u.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "c.svg").read_text().lstrip().startswith("<?xml")
+    assert (tmp_path / "m.pdf").read_bytes()[:4] == b"%PDF"
+    with pytest.raises(GenomesynthError, match=".png, .svg or .pdf"):
+        metrics_plot(tmp_path / "m.json", tmp_path / "m.gif")

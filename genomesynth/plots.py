@@ -97,9 +97,11 @@ def curves_plot(runs: list[str | Path], output: str | Path, *, names: list[str] 
         colour = f"C{i}"
         epochs = [r["epoch"] for r in records]
         loss_ax.plot(epochs, [r["train_loss"] for r in records], color=colour, label=f"{name} train")
-        if "val_loss" in records[-1]:
-            loss_ax.plot(epochs, [r.get("val_loss") for r in records], color=colour, ls="--", label=f"{name} val")
-            recon = records[-1]["recon_error"]
+        validated = [r for r in records if "val_loss" in r]
+        if validated:
+            loss_ax.plot([r["epoch"] for r in validated], [r["val_loss"] for r in validated], color=colour, ls="--",
+                         label=f"{name} val")
+            recon = validated[-1]["recon_error"]
             recon_ax.plot(recon["t"], recon["mse"], color=colour, marker="o", ms=3, label=name)
     loss_ax.set(title="Training and validation loss", xlabel="epoch", ylabel="masked ε-MSE", yscale="log")
     recon_ax.set(title="Reconstruction error of x̂₀ vs noise (last epoch)", xlabel="diffusion step t",

@@ -25,6 +25,7 @@ from rich.progress import Progress
 from genomesynth import __version__
 from genomesynth.backbones import backbone_config, build, parameter_count
 from genomesynth.diffusion.loss import masked_mse, masked_mse_per_sample
+from genomesynth.diffusion.precondition import GaussianResidual
 from genomesynth.diffusion.schedule import Schedule
 from genomesynth.errors import GenomesynthError
 from genomesynth.provenance import provenance
@@ -51,6 +52,7 @@ class TrainConfig:
     schedule: str = "linear"
     p_uncond: float = 0.1  # label dropped to the null class this often (classifier-free guidance)
     val_fraction: float = 0.1
+    val_every: int = 1  # validate (and maybe save best.pt) every N epochs, and at the last one
     recon_bins: int = 10
     seed: int = 0
     device: str = "auto"
@@ -189,11 +191,12 @@ def load_checkpoint(run: Path, which: str = "best") -> dict[str, Any]:
 
 
 def model_from_checkpoint(state: dict[str, Any], weights: str = "ema") -> torch.nn.Module:
+    """The denoiser ε̂(x_t, t, y) of a checkpoint: its backbone inside the engine's GaussianResidual."""
     config = state["config"]
     bcfg = backbone_config(config["backbone"], config["preset"], config["model"])
     model = build(config["backbone"], state["store"]["n_genes_padded"], len(state["store"]["label_names"]), bcfg)
     model.load_state_dict(state[weights])
-    return model.eval()
+    return GaussianResidual(model, Schedule.named(config["schedule"], config["timesteps"])).eval()
 
 
 # -- the loop ------------------------------------------------------------------------------------
@@ -269,11 +272,17 @@ def train(
             generator.set_state(state["rng"]["generator"])
             step, epoch, batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
             best_val, running = state["best_val"], state["running"]
-        net = model
+        net: torch.nn.Module = model
         if dist.world > 1:
             net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
+        denoiser = GaussianResidual(net, schedule).to(device)
+        ema_denoiser = GaussianResidual(ema, schedule).to(device)
 
         run_dir.mkdir(parents=True, exist_ok=True)
+        log = run_dir / "metrics.jsonl"
+        if dist.main and state is not None and log.exists():  # drop the provisional partial epoch
+            kept = [line for line in log.read_text().splitlines() if not json.loads(line).get("partial")]
+            log.write_text("".join(f"{line}\n" for line in kept))
         meta = {
             "genomesynth_version": __version__,
             "provenance": provenance("train", [Path(store.path)], config.seed, asdict(config)),
@@ -309,7 +318,7 @@ def train(
                 if len(mine) == 0:
                     mine = batches[k][:1]
                 x0, y = data.batch(mine)
-                loss = _loss(net, schedule, x0, y, mask, null, config.p_uncond, generator, device)
+                loss = _loss(denoiser, schedule, x0, y, mask, null, config.p_uncond, generator, device)
                 if not torch.isfinite(loss):
                     raise GenomesynthError(
                         f"training loss became {loss.item()} at step {step} (epoch {epoch}); the last good "
@@ -328,27 +337,32 @@ def train(
                 running[0] += loss.item()
                 running[1] += 1
                 progress.update(task, completed=step, status=f"epoch {epoch} loss {running[0] / running[1]:.4f}")
-            if batch_in_epoch < len(batches):  # stopped mid-epoch by max_steps
-                break
+            partial = batch_in_epoch < len(batches)  # stopped mid-epoch by max_steps
             train_loss = running[0] / max(running[1], 1)
             record: dict[str, Any] = {"epoch": epoch, "step": step, "train_loss": train_loss,
                                       "lr": _lr(config, step - 1, total_steps),
                                       "seconds": round(time.perf_counter() - started, 3)}
-            if dist.main and val is not None:
-                val_loss, recon = _validate(ema, schedule, val, mask, config)
+            if partial:  # provisional: --resume drops it and logs the whole epoch when it ends
+                record["partial"] = True
+            last_epoch = step >= total_steps
+            if dist.main and val is not None and (epoch % config.val_every == 0 or last_epoch):
+                val_loss, recon = _validate(ema_denoiser, schedule, val, mask, config)
                 record.update(val_loss=val_loss, recon_error=recon)
             if hasattr(model, "lam"):
                 ts = torch.linspace(0, config.timesteps - 1, 11, device=device).long()
                 with torch.no_grad():
                     record["lambda"] = {"t": ts.tolist(), "value": model.lam(ts).float().cpu().tolist()}
-            epoch, batch_in_epoch, running = epoch + 1, 0, [0.0, 0]
+            if not partial:
+                epoch, batch_in_epoch, running = epoch + 1, 0, [0.0, 0]
             if dist.main:
-                with open(run_dir / "metrics.jsonl", "a") as handle:
+                with open(log, "a") as handle:
                     handle.write(json.dumps(record) + "\n")
                 if val is not None and record.get("val_loss", float("inf")) < best_val:
                     best_val = record["val_loss"]
                     checkpoint("best")
                 checkpoint("last")
+            if partial:
+                break
         checkpoint("last")
         if dist.world > 1:
             torch.distributed.barrier()

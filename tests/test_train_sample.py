@@ -40,7 +40,8 @@ def test_resume_reproduces_the_uninterrupted_loss_curve(toy_store, tmp_path):
     train(toy_store, tmp_path / "full", config)
     # interrupted mid-epoch 1 (6 steps per epoch), then resumed
     train(toy_store, tmp_path / "part", TrainConfig(**{**config.__dict__, "max_steps": 8}))
-    assert len(_losses(tmp_path / "part")) == 1
+    records = [json.loads(l) for l in (tmp_path / "part" / "metrics.jsonl").read_text().splitlines()]
+    assert [r.get("partial", False) for r in records] == [False, True]  # epoch 1 logged as provisional
     train(toy_store, tmp_path / "part", config, resume=True)
     assert _losses(tmp_path / "part") == _losses(tmp_path / "full")
     full = torch.load(tmp_path / "full" / "last.pt", weights_only=False)

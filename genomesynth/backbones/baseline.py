@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from genomesynth.backbones.layers import Conditioning, FiLM
+from genomesynth.backbones.layers import Conditioning, FiLM, zero_
 
 
 @dataclass
@@ -47,6 +47,7 @@ class Baseline(nn.Module):
         self.inp = nn.Linear(width, config.hidden)
         self.blocks = nn.ModuleList(_Block(config.hidden, config.cond_dim) for _ in range(config.depth))
         self.out = nn.Sequential(nn.LayerNorm(config.hidden), nn.Linear(config.hidden, width))
+        zero_(self.out[-1])
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         cond = self.cond(t, y)

@@ -8,8 +8,11 @@ import torch
 from torch import nn
 
 
-def exists(x: object) -> bool:
-    return x is not None
+def zero_(module: nn.Module) -> nn.Module:
+    """Zero a layer's weights and bias: a backbone then starts by predicting no residual (precondition.py)."""
+    for p in module.parameters():
+        nn.init.zeros_(p)
+    return module
 
 
 class SinusoidalEmbedding(nn.Module):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from genomesynth.backbones.layers import SinusoidalEmbedding
+from genomesynth.backbones.layers import SinusoidalEmbedding, zero_
 
 
 @dataclass
@@ -46,6 +46,7 @@ class Transformer(nn.Module):
         self.encoder = nn.TransformerEncoder(layer, config.depth, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(d)
         self.head = nn.Linear(d, config.patch * 8)
+        zero_(self.head)
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         b, genes, _ = x_t.shape

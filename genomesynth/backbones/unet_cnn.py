@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from genomesynth.backbones.layers import Attention1d, Conditioning, ResnetBlock1d, groups_for
+from genomesynth.backbones.layers import Attention1d, Conditioning, ResnetBlock1d, groups_for, zero_
 
 
 @dataclass
@@ -45,6 +45,7 @@ class UNetCNN(nn.Module):
         self.up_blocks = nn.ModuleList(ResnetBlock1d(2 * c[i], c[i], config.cond_dim) for i in range(n - 1))
         self.up_attn = nn.ModuleList(Attention1d(c[i], config.heads) if attend[i] else nn.Identity() for i in range(n - 1))
         self.head = nn.Sequential(nn.GroupNorm(groups_for(c[0]), c[0]), nn.SiLU(), nn.Conv1d(c[0], 8, 3, padding=1))
+        zero_(self.head[-1])
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         cond = self.cond(t, y)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from genomesynth.backbones.layers import Conditioning, FiLM, LocalDense
+from genomesynth.backbones.layers import Conditioning, FiLM, LocalDense, zero_
 
 
 @dataclass
@@ -64,6 +64,7 @@ class UNetMLP(nn.Module):
         self.up = nn.ModuleList(LocalDense(lengths[i + 1], c[i + 1], f * c[i]) for i in range(len(c) - 1))
         self.up_mix = nn.ModuleList(_TokenMLP(ch, config.cond_dim) for ch in c[:-1])
         self.head = nn.Sequential(nn.LayerNorm(c[0]), nn.Linear(c[0], 8))
+        zero_(self.head[-1])
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         cond = self.cond(t, y)

@@ -1,0 +1,72 @@
+"""compress throughput against the VCF reader's raw parse rate on the same file (issue: < 2×).
+
+    python benchmarks/bench_compress.py [--quick]
+
+The raw rate is cyvcf2 iterating every record and copying its genotypes (gt_types), which is the
+least any VCF-based compress must do. Sizes: the demo cohort, and generated cohorts at three people
+counts and three variant counts (scaling).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import save, timed, write_cohort  # noqa: E402
+
+from genomesynth.compress import CompressConfig, compress  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def raw_read(path: Path) -> int:
+    import cyvcf2
+
+    n = 0
+    for record in cyvcf2.VCF(str(path), gts012=True, lazy=True):
+        np.array(record.gt_types, dtype=np.int8)
+        n += 1
+    return n
+
+
+def measure(name: str, vcf: Path, people: int, config: CompressConfig, tmp: Path) -> dict:
+    raw_s, variants = timed(lambda: raw_read(vcf), repeats=2)
+    out = tmp / f"{name}.zarr"
+    comp_s, summary = timed(lambda: compress(vcf, out, config, overwrite=True), repeats=2)
+    row = {"cohort": name, "people": people, "variants": variants, "genes": summary.genes,
+           "raw_read_s": round(raw_s, 3), "compress_s": round(comp_s, 3),
+           "raw_genotypes_per_s": round(people * variants / raw_s), "compress_genotypes_per_s": round(people * variants / comp_s),
+           "ratio": round(comp_s / raw_s, 2)}
+    print(row, flush=True)
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        data = REPO / "data"
+        rows.append(measure("demo (600 people)", data / "demo.vcf.gz", 600,
+                            CompressConfig(genes=data / "demo_genes.bed", labels=data / "demo_labels.tsv"), tmp))
+        people_sizes = (500, 1000, 2000) if args.quick else (1000, 2000, 4000)
+        variant_sizes = (5000, 10000, 20000) if args.quick else (10000, 20000, 40000)
+        for people in people_sizes:
+            vcf = write_cohort(tmp / f"p{people}.vcf.gz", people, variant_sizes[1])
+            rows.append(measure(f"{people} people × {variant_sizes[1]} SNPs", vcf, people, CompressConfig(block_size=40), tmp))
+        for variants in (variant_sizes[0], variant_sizes[2]):
+            vcf = write_cohort(tmp / f"v{variants}.vcf.gz", people_sizes[1], variants)
+            rows.append(measure(f"{people_sizes[1]} people × {variants} SNPs", vcf, people_sizes[1],
+                                CompressConfig(block_size=40), tmp))
+    print(save("compress", rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""Render benchmarks/results/*.json as the tables of docs/PERFORMANCE.md (between GENERATED markers).
+
+    python benchmarks/report.py
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+HERE = Path(__file__).parent
+DOC = HERE.parent / "docs" / "PERFORMANCE.md"
+BEGIN, END = "<!-- GENERATED: begin -->", "<!-- GENERATED: end -->"
+
+
+def table(rows: list[dict], columns: list[tuple[str, str]]) -> list[str]:
+    out = ["| " + " | ".join(h for _, h in columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        cells = []
+        for key, _ in columns:
+            v = row.get(key, "–")
+            cells.append(f"{v:,}" if isinstance(v, int) else (f"{v:,.3g}" if isinstance(v, float) and abs(v) < 1e4 else
+                                                               f"{v:,.0f}" if isinstance(v, float) else str(v)))
+        out.append("| " + " | ".join(cells) + " |")
+    return out
+
+
+def machine(m: dict) -> str:
+    gpu = f", GPU {m['gpu']}" if "gpu" in m else ", no GPU"
+    return f"{m['cpu_cores']} CPU cores ({m['processor']}), torch {m['torch']} ({m['torch_threads']} threads){gpu}"
+
+
+def main() -> None:
+    parts = [BEGIN, ""]
+    sections = [
+        ("compress", "compress vs the raw cyvcf2 read of the same file", [
+            ("cohort", "cohort"), ("genes", "genes"), ("raw_read_s", "raw read (s)"), ("compress_s", "compress (s)"),
+            ("raw_genotypes_per_s", "raw genotypes/s"), ("compress_genotypes_per_s", "compress genotypes/s"),
+            ("ratio", "compress / raw")]),
+        ("model-tiny-cpu", "train and sample, tiny presets", [
+            ("backbone", "backbone"), ("genes", "genes"), ("parameters", "parameters"),
+            ("train_samples_per_s", "train samples/s"), ("sample_ddim50_genomes_per_s", "DDIM-50 genomes/s"),
+            ("sample_ddpm1000_genomes_per_s", "DDPM-1000 genomes/s"), ("peak_memory_mb", "peak MB")]),
+        ("model-paper-cuda", "train and sample, paper presets at the paper shape (18,432 × 8)", [
+            ("backbone", "backbone"), ("genes", "genes"), ("parameters", "parameters"),
+            ("train_samples_per_s", "train samples/s"), ("sample_ddim50_genomes_per_s", "DDIM-50 genomes/s"),
+            ("sample_ddpm1000_genomes_per_s", "DDPM-1000 genomes/s"), ("peak_memory_mb", "peak MB")]),
+        ("knn-cpu", "exact k-NN (k = 10, angular) vs scikit-learn brute-force cosine", [
+            ("n", "people per set"), ("dim", "dimensions"), ("genomesynth_s", "genomesynth (s)"),
+            ("sklearn_s", "scikit-learn (s)"), ("speedup", "speed-up"), ("same_neighbours", "same neighbours"),
+            ("peak_rss_mb", "peak RSS MB"), ("umap_n", "UMAP people"), ("umap_s", "UMAP (s)")]),
+        ("knn-cuda", "exact k-NN on the GPU", [
+            ("n", "people per set"), ("dim", "dimensions"), ("genomesynth_s", "genomesynth (s)")]),
+    ]
+    for name, title, columns in sections:
+        path = HERE / "results" / f"{name}.json"
+        if not path.exists():
+            continue
+        data = json.loads(path.read_text())
+        parts += [f"### {title}", "", f"Machine: {machine(data['machine'])}.", "",
+                  *table(data["rows"], columns), ""]
+    parts.append(END)
+    text = DOC.read_text() if DOC.exists() else f"# Performance\n\n{BEGIN}\n{END}\n"
+    head, rest = text.split(BEGIN, 1)
+    DOC.write_text(head + "\n".join(parts) + rest.split(END, 1)[1])
+    print(f"wrote {DOC}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,217 @@
+"""`demo`: the main job on the bundled cohort, in one command, with a report beside it.
+
+compress data/ → train every backbone (tiny presets) → sample → decode synthetic VCFs → reference
+generators → eval side by side → plots → report.md + metrics.json. Every step is a call of the same
+API the other commands use; `report.md` lists the equivalent shell commands.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.progress import Progress
+
+from genomesynth import __version__
+from genomesynth.backbones import NAMES
+from genomesynth.baselines import reference_generator
+from genomesynth.compress import CompressConfig, compress, decode
+from genomesynth.errors import GenomesynthError
+from genomesynth.evaluate import EvalConfig, evaluate
+from genomesynth.plots import curves_plot, metrics_plot, umap_plot
+from genomesynth.report import markdown
+from genomesynth.sample import SampleConfig, sample
+from genomesynth.train import TrainConfig, resolve_device, train
+from genomesynth.ui import quiet
+
+REPO_DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+@dataclass
+class DemoConfig:
+    backbones: tuple[str, ...] = NAMES
+    steps: int = 1000  # optimiser steps per backbone (batch 64)
+    batch_size: int = 64
+    val_every: int = 5
+    sampler: str = "ddim"
+    sample_steps: int = 50
+    baselines: tuple[str, ...] = ("gaussian", "mosaic")
+    repeats: int = 2
+    classifier_epochs: int = 20
+    device: str = "auto"
+    seed: int = 0
+    data: Path = field(default_factory=lambda: REPO_DATA)
+
+
+def _machine(device: torch.device) -> str:
+    cpu = platform.processor() or platform.machine()
+    text = f"{os.cpu_count()} CPU cores ({cpu}), torch {torch.__version__} with {torch.get_num_threads()} threads"
+    if device.type == "cuda":
+        text += f", GPU {torch.cuda.get_device_name(device)}"
+    return text
+
+
+def run_demo(output: str | Path, config: DemoConfig | None = None, *, overwrite: bool = False,
+             progress: Progress | None = None) -> dict[str, Any]:
+    """Run the whole pipeline into `output`; returns the summary also written to report.md."""
+    config = config or DemoConfig()
+    progress = progress or quiet()
+    out = Path(output)
+    unknown = set(config.backbones) - set(NAMES)
+    if unknown:
+        raise GenomesynthError(f"--backbones: unknown {', '.join(sorted(unknown))}; choose from {', '.join(NAMES)}")
+    cohort, genes, labels = (config.data / n for n in ("demo.vcf.gz", "demo_genes.bed", "demo_labels.tsv"))
+    if not cohort.exists():
+        raise GenomesynthError(f"{config.data}: no demo cohort here; pass --data with the repository's data/ folder")
+    if (out / "report.md").exists() and not overwrite:
+        raise GenomesynthError(f"{out}: holds a finished demo; pass --overwrite or choose another -o")
+    for sub in ("runs", "synthetic", "vcf"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    device = resolve_device(config.device)
+    started = time.perf_counter()
+    stages = progress.add_task("demo", total=4 + 3 * len(config.backbones) + len(config.baselines), status="")
+    timings: dict[str, float] = {}
+
+    def stage(name: str) -> None:
+        progress.update(stages, status=name)
+
+    t = time.perf_counter()
+    stage("compress")
+    compressed = compress(cohort, out / "real.zarr", CompressConfig(genes=genes, labels=labels, seed=config.seed),
+                          overwrite=True, progress=progress)
+    timings["compress"] = time.perf_counter() - t
+    progress.advance(stages)
+
+    trained, sampled = {}, {}
+    for backbone in config.backbones:
+        run = out / "runs" / backbone
+        stage(f"train {backbone}")
+        if run.exists() and overwrite:
+            for f in run.iterdir():
+                f.unlink()
+        trained[backbone] = train(out / "real.zarr", run, TrainConfig(
+            backbone=backbone, epochs=10**6, max_steps=config.steps, batch_size=config.batch_size,
+            val_every=config.val_every, seed=config.seed, device=str(device)), progress=progress)
+        progress.advance(stages)
+        stage(f"sample {backbone}")
+        sampled[backbone] = sample(run, out / "synthetic" / f"{backbone}.zarr", SampleConfig(
+            n=compressed.train, sampler=config.sampler, steps=config.sample_steps, seed=config.seed,
+            device=str(device)), overwrite=True, progress=progress)
+        progress.advance(stages)
+        stage(f"decode {backbone}")
+        decode(out / "synthetic" / f"{backbone}.zarr", out / "vcf" / f"{backbone}.vcf.gz", overwrite=True,
+               progress=progress)
+        progress.advance(stages)
+    timings["train"] = sum(s.seconds for s in trained.values())
+    timings["sample"] = sum(s.seconds for s in sampled.values())
+
+    for method in config.baselines:
+        stage(f"baseline {method}")
+        reference_generator(out / "real.zarr", out / "synthetic" / f"baseline-{method}.zarr", method,
+                            seed=config.seed, overwrite=True, progress=progress)
+        progress.advance(stages)
+
+    names = list(config.backbones) + [f"baseline-{m}" for m in config.baselines]
+    stores = [out / "synthetic" / f"{n}.zarr" for n in names]
+    t = time.perf_counter()
+    stage("eval")
+    result = evaluate(stores, out / "real.zarr", EvalConfig(repeats=config.repeats, seed=config.seed,
+                      classifier_epochs=config.classifier_epochs, device=str(device)), names=names, progress=progress)
+    (out / "metrics.json").write_text(json.dumps(result, indent=2))
+    timings["eval"] = time.perf_counter() - t
+    progress.advance(stages)
+
+    t = time.perf_counter()
+    stage("plots")
+    umap_plot(out / "real.zarr", stores, out / "umap.png", names=names, seed=config.seed)
+    curves_plot([out / "runs" / b for b in config.backbones], out / "curves.png", names=list(config.backbones))
+    metrics_plot(out / "metrics.json", out / "metrics.png")
+    timings["plots"] = time.perf_counter() - t
+    progress.advance(stages)
+    timings["total"] = time.perf_counter() - started
+
+    summary = {"output": str(out), "machine": _machine(device), "config": {k: str(v) for k, v in asdict(config).items()},
+               "compress": asdict(compressed), "train": {b: asdict(s) for b, s in trained.items()},
+               "sample": {b: asdict(s) for b, s in sampled.items()}, "timings": timings}
+    (out / "report.md").write_text(_report(summary, result, config))
+    progress.advance(stages)
+    return summary
+
+
+def _report(summary: dict[str, Any], result: dict[str, Any], config: DemoConfig) -> str:
+    c = summary["compress"]
+    lines = [
+        "# genomesynth demo report",
+        "",
+        f"genomesynth {__version__}; machine: {summary['machine']}; total {summary['timings']['total'] / 60:.1f} min.",
+        "",
+        "## Cohort and compression",
+        "",
+        f"{c['people']} people ({c['train']} train, {c['test']} held-out, balanced by label), "
+        f"{c['variants_read']:,} variants read, {c['variants_kept']:,} SNPs kept in {c['genes']} genes "
+        f"(padded to {c['genes_padded']}); {c['mean_components']:.2f} components per gene keep "
+        f"{c['mean_variance_kept']:.3f} of the variance on average; decode round trip concordance "
+        f"{c['concordance_train']:.4f} (train) and {c['concordance_test']:.4f} (held-out).",
+        "",
+        "## Training (tiny presets) and sampling",
+        "",
+        "| backbone | parameters | steps | train loss | val loss (EMA) | train time | samples/s | sampling |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for b, s in summary["train"].items():
+        smp = summary["sample"][b]
+        lines.append(f"| {b} | {s['parameters']:,} | {s['steps']} | {s['train_loss']:.4f} | {s['val_loss']:.4f} | "
+                     f"{s['seconds']:.0f} s | {s['samples_per_second']:.0f} | {smp['n']} in {smp['seconds']:.0f} s "
+                     f"({smp['sampler']}, {smp['steps']} steps) |")
+    lines += [
+        "",
+        "## Evaluation",
+        "",
+        f"Synthetic stores are compared with the real train split and the balanced held-out split on equal-size "
+        f"subsamples ({result['settings']['subsample']}), averaged over {config.repeats} repeats; the *real* column "
+        "is the same metric between real train and real held-out people. TSTR: classifiers trained on each store, "
+        "tested on the real held-out people; *real* = trained on real train. Baselines are reference generators "
+        "(`genomesynth baseline`) that any model should beat on privacy or fidelity.",
+        "",
+        markdown(result),
+        "## Figures",
+        "",
+        "![UMAP](umap.png)",
+        "",
+        "![Loss and reconstruction curves](curves.png)",
+        "",
+        "![Utility vs privacy](metrics.png)",
+        "",
+        "## Files",
+        "",
+        "- `real.zarr`: the compressed cohort; `runs/<backbone>/`: checkpoints and metrics.jsonl;",
+        "- `synthetic/<name>.zarr`: synthetic stores; `vcf/<backbone>.vcf.gz`: decoded synthetic VCFs;",
+        "- `metrics.json`: every number above, in the `genomesynth eval --json` schema.",
+        "",
+        "## The same run as shell commands",
+        "",
+        "```bash",
+        f"genomesynth compress {config.data}/demo.vcf.gz --genes {config.data}/demo_genes.bed "
+        f"--labels {config.data}/demo_labels.tsv -o real.zarr --seed {config.seed}",
+        *[f"genomesynth train real.zarr -o runs/{b} --backbone {b} --max-steps {config.steps} "
+          f"--batch-size {config.batch_size} --val-every {config.val_every} --seed {config.seed}\n"
+          f"genomesynth sample runs/{b} -o synthetic/{b}.zarr -n {summary['compress']['train']} "
+          f"--sampler {config.sampler} --steps {config.sample_steps} --seed {config.seed}\n"
+          f"genomesynth decode synthetic/{b}.zarr -o vcf/{b}.vcf.gz" for b in config.backbones],
+        *[f"genomesynth baseline real.zarr -o synthetic/baseline-{m}.zarr --method {m} --seed {config.seed}"
+          for m in config.baselines],
+        f"genomesynth eval synthetic/*.zarr --real real.zarr --repeats {config.repeats} "
+        f"--classifier-epochs {config.classifier_epochs} --json metrics.json",
+        "genomesynth plot umap real.zarr synthetic/*.zarr -o umap.png",
+        "genomesynth plot curves " + " ".join(f"runs/{b}" for b in config.backbones) + " -o curves.png",
+        "genomesynth plot metrics metrics.json -o metrics.png",
+        "```",
+        "",
+    ]
+    return "\n".join(lines)

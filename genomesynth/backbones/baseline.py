@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from genomesynth.backbones.layers import Conditioning, FiLM, zero_
+from genomesynth.backbones.layers import Conditioning, ResidualMLP, zero_
 
 
 @dataclass
@@ -25,18 +25,6 @@ class BaselineConfig:
 PRESETS = {"tiny": BaselineConfig(), "paper": BaselineConfig(hidden=512, depth=4, cond_dim=256)}
 
 
-class _Block(nn.Module):
-    def __init__(self, hidden: int, cond_dim: int) -> None:
-        super().__init__()
-        self.norm = nn.LayerNorm(hidden)
-        self.fc1 = nn.Linear(hidden, hidden * 2)
-        self.film = FiLM(cond_dim, hidden * 2)
-        self.fc2 = nn.Linear(hidden * 2, hidden)
-
-    def forward(self, h: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        return h + self.fc2(self.film(torch.nn.functional.silu(self.fc1(self.norm(h))), cond))
-
-
 class Baseline(nn.Module):
     multiple = 1
 
@@ -45,7 +33,7 @@ class Baseline(nn.Module):
         width = n_genes * 8
         self.cond = Conditioning(config.cond_dim, n_classes)
         self.inp = nn.Linear(width, config.hidden)
-        self.blocks = nn.ModuleList(_Block(config.hidden, config.cond_dim) for _ in range(config.depth))
+        self.blocks = nn.ModuleList(ResidualMLP(config.hidden, config.cond_dim) for _ in range(config.depth))
         self.out = nn.Sequential(nn.LayerNorm(config.hidden), nn.Linear(config.hidden, width))
         zero_(self.out[-1])
 

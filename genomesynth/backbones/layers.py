@@ -58,6 +58,20 @@ class FiLM(nn.Module):
         return h * (1 + scale.reshape(shape)) + shift.reshape(shape)
 
 
+class ResidualMLP(nn.Module):
+    """h + Linear(FiLM(SiLU(Linear(LayerNorm(h))))) over the last axis; h is (B, C) or (B, tokens, C)."""
+
+    def __init__(self, channels: int, cond_dim: int, expansion: int = 2) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(channels)
+        self.fc1 = nn.Linear(channels, channels * expansion)
+        self.film = FiLM(cond_dim, channels * expansion)
+        self.fc2 = nn.Linear(channels * expansion, channels)
+
+    def forward(self, h: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        return h + self.fc2(self.film(torch.nn.functional.silu(self.fc1(self.norm(h))), cond))
+
+
 def groups_for(channels: int) -> int:
     return math.gcd(8, channels)
 

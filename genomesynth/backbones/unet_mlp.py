@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from genomesynth.backbones.layers import Conditioning, FiLM, LocalDense, zero_
+from genomesynth.backbones.layers import Conditioning, FiLM, LocalDense, ResidualMLP, zero_
 
 
 @dataclass
@@ -33,18 +33,6 @@ PRESETS = {
 }
 
 
-class _TokenMLP(nn.Module):
-    def __init__(self, channels: int, cond_dim: int) -> None:
-        super().__init__()
-        self.norm = nn.LayerNorm(channels)
-        self.fc1 = nn.Linear(channels, channels * 2)
-        self.film = FiLM(cond_dim, channels * 2)
-        self.fc2 = nn.Linear(channels * 2, channels)
-
-    def forward(self, h: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:  # (B, L, C)
-        return h + self.fc2(self.film(torch.nn.functional.silu(self.fc1(self.norm(h))), cond[:, None, :]))
-
-
 class UNetMLP(nn.Module):
     def __init__(self, n_genes: int, n_classes: int, config: UNetMLPConfig) -> None:
         super().__init__()
@@ -55,14 +43,14 @@ class UNetMLP(nn.Module):
         self.stem = nn.Linear(8, c[0])
         self.gene_embedding = nn.Parameter(torch.zeros(n_genes, c[0]))
         lengths = [n_genes // f**i for i in range(len(c))]
-        self.down_mix = nn.ModuleList(_TokenMLP(ch, config.cond_dim) for ch in c)
+        self.down_mix = nn.ModuleList(ResidualMLP(ch, config.cond_dim) for ch in c)
         self.down = nn.ModuleList(LocalDense(lengths[i + 1], f * c[i], c[i + 1]) for i in range(len(c) - 1))
         flat = lengths[-1] * c[-1]
         self.bottom = nn.Sequential(nn.LayerNorm(flat), nn.Linear(flat, config.bottom_hidden), nn.SiLU(),
                                     nn.Linear(config.bottom_hidden, flat))
         self.bottom_film = FiLM(config.cond_dim, flat)
         self.up = nn.ModuleList(LocalDense(lengths[i + 1], c[i + 1], f * c[i]) for i in range(len(c) - 1))
-        self.up_mix = nn.ModuleList(_TokenMLP(ch, config.cond_dim) for ch in c[:-1])
+        self.up_mix = nn.ModuleList(ResidualMLP(ch, config.cond_dim) for ch in c[:-1])
         self.head = nn.Sequential(nn.LayerNorm(c[0]), nn.Linear(c[0], 8))
         zero_(self.head[-1])
 

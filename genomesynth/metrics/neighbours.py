@@ -54,20 +54,22 @@ def knn(
             sims, order = both_sim.topk(k_eff, dim=1)
             idxs = both_idx.gather(1, order)
         best_sim[a : a + block], best_idx[a : a + block] = sims, idxs
-    return _angles(q, r, best_idx).cpu().numpy(), best_idx.cpu().numpy()
+    distance = torch.arccos(best_sim.clamp(-1, 1)) / torch.pi
+    close = best_sim > CLOSE
+    if close.any():
+        rows, cols = close.nonzero(as_tuple=True)
+        distance[rows, cols] = _angles(q[rows], r[best_idx[rows, cols]])
+    return distance.cpu().numpy(), best_idx.cpu().numpy()
 
 
-def _angles(q: torch.Tensor, r: torch.Tensor, index: torch.Tensor, budget: int = 2**25) -> torch.Tensor:
-    """Angular distances of the chosen pairs as 2·atan2(|u − v|, |u + v|) / π on unit vectors: exact
-    near 0, where arccos of a float32 cosine cannot resolve angles below ~1e-4 (copies look apart)."""
-    n, k = index.shape
-    rows = max(1, budget // max(k * q.shape[1], 1))
-    out = torch.empty((n, k), device=q.device)
-    for a in range(0, n, rows):
-        u = q[a : a + rows, None, :]
-        v = r[index[a : a + rows]]
-        out[a : a + rows] = 2 * torch.atan2((u - v).norm(dim=-1), (u + v).norm(dim=-1)) / torch.pi
-    return out
+CLOSE = 0.9999
+"""Above this cosine, float32 arccos cannot resolve the angle (~1e-4 steps): recompute it exactly."""
+
+
+def _angles(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Angular distance of row pairs of unit vectors, 2·atan2(|u − v|, |u + v|) / π: exact near 0,
+    so that copies are seen as copies."""
+    return 2 * torch.atan2((u - v).norm(dim=-1), (u + v).norm(dim=-1)) / torch.pi
 
 
 def nearest_distance(query: np.ndarray, reference: np.ndarray, *, same: bool = False,

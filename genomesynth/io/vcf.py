@@ -61,7 +61,7 @@ class VcfCohort:
                 chrom = record.CHROM
                 if chrom != contig:
                     if meta:
-                        yield _block(contig, meta, buffer)
+                        yield _block(contig, meta, buffer, haploid)
                         meta = []
                     if chrom in seen_contigs:
                         raise GenomesynthError(
@@ -76,17 +76,12 @@ class VcfCohort:
                         f"{last_pos}; sort the file (bcftools sort)"
                     )
                 last_pos = record.POS
-                gt = record.gt_types  # a view that cyvcf2 reuses: copy it now
-                row = buffer[len(meta)]
-                row[:] = gt
-                row[gt == _UNKNOWN] = -1
-                if haploid:  # a haploid ALT call is reported as hom-alt (2): count one allele
-                    row[row == 2] = 1
+                buffer[len(meta)] = record.gt_types  # a view that cyvcf2 reuses: copy it now
                 alts = record.ALT
                 meta.append((record.POS, record.ID or f"{chrom}:{record.POS}", record.REF,
                              alts[0] if alts else "", len(alts)))
                 if len(meta) == BLOCK_VARIANTS:
-                    yield _block(contig, meta, buffer)
+                    yield _block(contig, meta, buffer, haploid)
                     meta = []
         except GenomesynthError:
             raise
@@ -96,14 +91,19 @@ class VcfCohort:
                 "or malformed (check with bcftools view)"
             ) from exc
         if meta:
-            yield _block(contig, meta, buffer)
+            yield _block(contig, meta, buffer, haploid)
         if line == 0:
             raise GenomesynthError(f"{self.path}: the VCF has no variant records")
 
 
-def _block(contig: str | None, meta: list[tuple[int, str, str, str, int]], buffer: np.ndarray) -> VariantBlock:
+def _block(contig: str | None, meta: list[tuple[int, str, str, str, int]], buffer: np.ndarray,
+           haploid: bool) -> VariantBlock:
+    """gt_types codes → ALT counts: 3 (unknown) → -1; a haploid ALT call, reported as hom-alt (2), → 1."""
     pos, ids, ref, alt, n_alt = zip(*meta)
     dosage = buffer[: len(meta)].copy()
+    dosage[dosage == _UNKNOWN] = -1
+    if haploid:
+        dosage[dosage == 2] = 1
     return VariantBlock(
         contig=str(contig),
         position=np.asarray(pos, dtype=np.int64),

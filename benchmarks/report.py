@@ -19,8 +19,12 @@ def table(rows: list[dict], columns: list[tuple[str, str]]) -> list[str]:
         cells = []
         for key, _ in columns:
             v = row.get(key, "–")
-            cells.append(f"{v:,}" if isinstance(v, int) else (f"{v:,.3g}" if isinstance(v, float) and abs(v) < 1e4 else
-                                                               f"{v:,.0f}" if isinstance(v, float) else str(v)))
+            if isinstance(v, int):
+                cells.append(f"{v:,}")
+            elif isinstance(v, float):
+                cells.append(f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}")
+            else:
+                cells.append(str(v))
         out.append("| " + " | ".join(cells) + " |")
     return out
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -229,7 +231,7 @@ def train(
              "batch_size": batch_size, "lr": lr, "timesteps": timesteps, "schedule": schedule,
              "val_every": val_every, "device": device, "seed": seed}
     settings.update({k: v for k, v in given.items() if v is not None})
-    unknown = set(settings) - {f.name for f in __import__("dataclasses").fields(TrainConfig)}
+    unknown = set(settings) - {f.name for f in dataclasses.fields(TrainConfig)}
     if unknown:
         raise GenomesynthError(f"{config}: unknown settings {', '.join(sorted(unknown))}")
     train_config = TrainConfig(**settings)
@@ -239,7 +241,7 @@ def train(
         raise GenomesynthError(f"--schedule {train_config.schedule!r}: use linear or cosine")
     with make_progress(not quiet) as progress:
         s = run(store, output, train_config, resume=resume, progress=progress)
-    if int(__import__("os").environ.get("RANK", "0")) != 0:
+    if int(os.environ.get("RANK", "0")) != 0:
         return
     out.print(_table(f"train {s.backbone}", [
         ("run", s.run), ("parameters", f"{s.parameters:,}"), ("device", s.device),

@@ -145,8 +145,8 @@ def evaluate(
             ref["nn_test"] = nn_pair(train.raw, test.raw, n_test)
         if "tstr" in metrics and labelled:
             ref["tstr"] = utility(train, train_full)
-        if "genotype" in metrics:
-            codec = load_codec(real_store)
+        codec = load_codec(real_store) if "genotype" in metrics else None
+        if codec is not None:
             ref["genotype"] = genotype_fidelity(codec, train_full[: min(len(train_full), 2000)], test_full, config.seed)
         progress.advance(task)
 
@@ -167,9 +167,8 @@ def evaluate(
                 out["tstr"] = utility(syn, syn_full)
             if "privacy" in metrics:
                 out.update(privacy(syn.raw, train.raw, test.raw, config.seed, dev))
-            if "genotype" in metrics:
-                out["genotype"] = genotype_fidelity(codec if "genotype" in metrics else None,  # type: ignore[arg-type]
-                                                    train_full[: min(len(train_full), 2000)],
+            if codec is not None:
+                out["genotype"] = genotype_fidelity(codec, train_full[: min(len(train_full), 2000)],
                                                     syn_full[: min(len(syn_full), 2000)], config.seed)
             result["synthetic"][name] = out
             progress.advance(task)

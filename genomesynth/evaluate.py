@@ -166,7 +166,7 @@ def evaluate(
             if "tstr" in metrics and labelled:
                 out["tstr"] = utility(syn, syn_full)
             if "privacy" in metrics:
-                out.update(privacy(syn.raw, train.raw, test.raw, config.seed, dev))
+                out.update(privacy(syn.raw, train.raw, test.raw, config.seed, dev, train.labels, test.labels))
             if codec is not None:
                 out["genotype"] = genotype_fidelity(codec, train_full[: min(len(train_full), 2000)],
                                                     syn_full[: min(len(syn_full), 2000)], config.seed)

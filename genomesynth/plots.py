@@ -37,7 +37,11 @@ def _save(fig: plt.Figure, path: Path) -> None:
 
 def umap_plot(real: str | Path, synthetic: list[str | Path], output: str | Path, *, names: list[str] | None = None,
               by_label: bool = False, max_people: int = 2000, seed: int = 0) -> dict[str, Any]:
-    """UMAP (cosine metric) of real train, real held-out and each synthetic store in its own colour."""
+    """UMAP (cosine metric) fitted on the real training people, with the real held-out people and every
+    synthetic store placed into it (`UMAP.transform`); one panel per synthetic store."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message="n_jobs value .* overridden", category=UserWarning)  # seeded UMAP is serial
     import umap
 
     output = Path(output)
@@ -56,25 +60,54 @@ def umap_plot(real: str | Path, synthetic: list[str | Path], output: str | Path,
         with open_store(path) as syn:
             idx = np.sort(rng.choice(syn.n_people, min(syn.n_people, max_people), replace=False))
             groups.append((name, syn.read_people(idx)[:, mask], syn.label()[idx]))
+    # The embedding is fitted on the real training people and every other set, the real held-out
+    # people included, is placed into it (UMAP.transform). Fitted on everything at once, sets that sit
+    # very near the training people (copies, the Gaussian reference) form dense clumps with them and
+    # push the other sets aside, so one store would move another. Placed points settle differently
+    # from fitted ones (towards the rims of clusters), so the held-out people, placed the same way,
+    # show where a faithful synthetic set would land.
+    reducer = umap.UMAP(metric="cosine", random_state=seed, n_neighbors=15, min_dist=0.3).fit(groups[0][1])
+    placed = [(groups[0][0], reducer.embedding_, groups[0][2])]
+    placed += [(title, reducer.transform(x), y) for title, x, y in groups[1:]]
+    n_real = sum(1 for g in groups if g[0].startswith("real "))
+    reals, synthetic_sets = placed[:n_real], placed[n_real:]
     data = np.concatenate([g[1] for g in groups])
-    embedding = umap.UMAP(metric="cosine", random_state=seed, n_neighbors=15, min_dist=0.3).fit_transform(data)
-    fig, ax = plt.subplots(figsize=(7.5, 6))
-    colours = ["#8c8c8c", "#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#17becf", "#bcbd22", "#000000"]
+    # one panel per synthetic store over the real people: overlaid in a single panel, the stores
+    # drawn last would hide the others
+    panels = synthetic_sets or [None]
+    cols = min(3, len(panels))
+    rows = -(-len(panels) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 4.6 * rows), sharex=True, sharey=True, squeeze=False)
+    real_style = {"real train": ("#b0b0b0", 6), "real held-out": ("#000000", 8)}
     markers = ["o", "s", "^", "v", "D", "P", "X", "*"]
-    start = 0
-    for g, (title, x, y) in enumerate(groups):
-        e = embedding[start : start + len(x)]
-        start += len(x)
+
+    def draw(ax: plt.Axes, title: str, e: np.ndarray, y: np.ndarray, colour: str, size: float) -> None:
         if by_label and label_names:
             for c in np.unique(y):
-                name = label_names[c] if c >= 0 else "unlabelled"
                 sel = y == c
-                ax.scatter(e[sel, 0], e[sel, 1], s=9, alpha=0.6, color=colours[g % len(colours)],
-                           marker=markers[max(c, 0) % len(markers)], label=f"{title} · {name}")
+                name = label_names[c] if c >= 0 else "unlabelled"
+                ax.scatter(e[sel, 0], e[sel, 1], s=size, alpha=0.6, color=colour, marker=markers[max(c, 0) % len(markers)],
+                           label=f"{title} · {name}", linewidths=0)
         else:
-            ax.scatter(e[:, 0], e[:, 1], s=9, alpha=0.6, color=colours[g % len(colours)], label=title)
-    ax.set(title="UMAP of real and synthetic people (cosine metric)", xlabel="UMAP 1", ylabel="UMAP 2")
-    ax.legend(markerscale=2, frameon=False, loc="best")
+            ax.scatter(e[:, 0], e[:, 1], s=size, alpha=0.6, color=colour, label=title, linewidths=0)
+
+    for i, (ax, panel) in enumerate(zip(axes.flat, panels)):
+        for title, e, y in reals[:1]:  # the training people underneath
+            draw(ax, title, e, y, *real_style[title])
+        if panel is not None:
+            draw(ax, panel[0], panel[1], panel[2], f"C{i % 10}", 9)
+        for title, e, y in reals[1:]:  # the held-out people on top: the yardstick for placed points
+            draw(ax, title, e, y, *real_style[title])
+        ax.set_title(panel[0] if panel is not None else "real people")
+        ax.legend(markerscale=2, frameon=False, loc="best", fontsize=8)
+    for ax in axes.flat[len(panels):]:
+        ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel("UMAP 1")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("UMAP 2")
+    fig.suptitle("UMAP of the real training people (cosine metric); held-out and synthetic people placed into it")
+    fig.tight_layout()
     _save(fig, output)
     return {"output": str(output), "points": int(len(data)), "groups": [g[0] for g in groups]}
 
@@ -135,6 +168,7 @@ def metrics_plot(metrics_json: str | Path, output: str | Path, *, classifier: st
             ax.axhline(real_acc, color="grey", ls="--", lw=1, label=f"train on real ({real_acc:.3f})")
         ax.axvline(ideal, color="grey", ls=":", lw=1)
         ax.set(xlabel=label, ylabel=f"TSTR accuracy ({classifier} classifier)")
+        ax.margins(x=0.2, y=0.1)  # room for the names beside the points
         ax.legend(frameon=False, loc="best")
     fig.suptitle("Utility vs privacy: up is more useful, near the dotted line leaks less")
     _save(fig, output)

@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import cyvcf2
@@ -5,7 +6,8 @@ import numpy as np
 import pytest
 
 from genomesynth import LATENT_DIM
-from genomesynth.compress import CompressConfig, compress, decode
+from genomesynth.compress import CompressConfig, compress, decode, load_codec
+from genomesynth.metrics.genotype import genotype_fidelity
 from genomesynth.store import Store, open_store
 
 from conftest import DEMO, make_cohort
@@ -126,6 +128,12 @@ def test_haploid_cohort_decodes_to_haploid_calls(tmp_path):
     calls = np.array([[g[0] for g in r.genotypes] for r in records])
     assert set(np.unique(calls)) <= {0, 1}
     assert (calls == c.genotypes).mean() >= 0.95
+    with open_store(tmp_path / "h.zarr") as store:
+        latents = store.read_people(np.arange(store.n_people))
+        fidelity = genotype_fidelity(load_codec(store), latents[:30], latents[30:])
+    assert fidelity["heterozygosity_real"] is None and fidelity["heterozygosity_synthetic"] is None
+    assert fidelity["allele_frequency_r"] > 0.8
+    json.dumps(fidelity, allow_nan=False)  # strict JSON: undefined metrics are null, never NaN
 
 
 def test_missing_calls_are_counted_and_imputed(tmp_path):

@@ -2,7 +2,7 @@
 
 - allele-frequency correlation: Pearson r of per-SNP ALT frequencies, real train vs synthetic;
 - LD correlation: Pearson r between real and synthetic r² of SNP pairs within the same gene;
-- heterozygosity: mean share of heterozygous calls per person (real, synthetic) and their ratio;
+- heterozygosity: the share of heterozygous calls, real train and synthetic (null for haploid data);
 - PCA overlap: a 10-component PCA fitted on real genotypes; the 2D histogram intersection of real and
   synthetic people on PC1–PC2 (1 = the same cloud, 0 = disjoint), on a grid of about five people
   a cell, so that two samples of one distribution score high.
@@ -24,7 +24,8 @@ def _r2_pairs(calls: np.ndarray, pairs: np.ndarray) -> np.ndarray:
 
 
 def genotype_fidelity(codec: Codec, real_latents: np.ndarray, synthetic_latents: np.ndarray,
-                      seed: int = 0, max_pairs: int = 20_000) -> dict[str, float]:
+                      seed: int = 0, max_pairs: int = 20_000) -> dict[str, float | int | None]:
+    """The metrics above; a value that is undefined for the data (LD without pairs, haploid heterozygosity) is None."""
     real = codec.calls(codec.dosages(real_latents))
     syn = codec.calls(codec.dosages(synthetic_latents))
     ploidy = codec.ploidy
@@ -41,9 +42,10 @@ def genotype_fidelity(codec: Codec, real_latents: np.ndarray, synthetic_latents:
     pairs_arr = np.concatenate(pairs) if pairs else np.zeros((0, 2), int)
     if len(pairs_arr) > max_pairs:
         pairs_arr = pairs_arr[rng.choice(len(pairs_arr), max_pairs, replace=False)]
-    ld = float(np.corrcoef(_r2_pairs(real, pairs_arr), _r2_pairs(syn, pairs_arr))[0, 1]) if len(pairs_arr) > 2 else float("nan")
-    het_real = float(np.mean(real == 1)) if ploidy > 1 else float("nan")
-    het_syn = float(np.mean(syn == 1)) if ploidy > 1 else float("nan")
+    ld = (float(np.corrcoef(_r2_pairs(real, pairs_arr), _r2_pairs(syn, pairs_arr))[0, 1])
+          if len(pairs_arr) > 2 else None)
+    het_real = float(np.mean(real == 1)) if ploidy > 1 else None
+    het_syn = float(np.mean(syn == 1)) if ploidy > 1 else None
     pca = PCA(n_components=min(10, real.shape[1], real.shape[0] - 1), random_state=seed).fit(real)
     pr, ps = pca.transform(real)[:, :2], pca.transform(syn)[:, :2]
     lo, hi = np.percentile(pr, 0.5, axis=0), np.percentile(pr, 99.5, axis=0)

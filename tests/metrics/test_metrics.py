@@ -58,6 +58,27 @@ def test_an_independent_draw_from_the_same_distribution():
     assert not p["flags"]
 
 
+def _two_labels(n_a, n_b, seed):
+    """Two labelled clusters (low dimension, where the density of a set shows in its neighbour distances)."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n_a + n_b, 4))
+    x[:n_a, 0] += 4
+    x[n_a:, 1] += 4
+    return x, np.r_[np.zeros(n_a, int), np.ones(n_b, int)]
+
+
+def test_membership_attack_is_not_fooled_by_the_balanced_held_out_split():
+    """A fresh draw that follows the training label mix (80/20) leaks nothing, but its people sit nearer
+    the majority label; against a 50/50 held-out split only label-matched members read 0.5."""
+    train, train_y = _two_labels(1200, 300, seed=10)
+    test, test_y = _two_labels(300, 300, seed=20)
+    syn, _ = _two_labels(1200, 300, seed=30)
+    unmatched = privacy(syn, train, test)["mia_auc"]
+    matched = privacy(syn, train, test, train_labels=train_y, test_labels=test_y)["mia_auc"]
+    assert unmatched > 0.54  # the confound the matching removes
+    assert abs(matched - 0.5) < 0.04
+
+
 def test_a_far_away_set():
     """Far in angle: the sets live on orthogonal coordinates, so every cross pair is at 0.5."""
     train, far = _cloud(200, seed=9), _cloud(200, seed=10)

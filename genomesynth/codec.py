@@ -65,18 +65,20 @@ def fit_genes(
     raw = np.full((n_genes, width, n_people), -1, dtype=np.int8)
     for g, d in enumerate(dosages):
         raw[g, : d.shape[0]] = d
-    raw_t = torch.from_numpy(raw).to(device).transpose(1, 2)  # (B, people, S)
+    # Layout (genes, SNPs, people), people contiguous as they arrive, and reordered train first so that
+    # every train/held-out selection below is a view, not a copy (strided copies cost more than the PCA).
+    order = np.concatenate([np.flatnonzero(train), np.flatnonzero(~train)])
+    n_train = int(train.sum())
+    raw_t = torch.from_numpy(np.ascontiguousarray(raw[:, :, order])).to(device)  # (B, S, people)
     missing = raw_t < 0
-    train_t = torch.from_numpy(train).to(device)
     x = raw_t.float()
-    x_train = x[:, train_t]
-    observed = (~missing[:, train_t]).float()
-    mean = (x_train * observed).sum(1) / observed.sum(1).clamp(min=1)  # (B, S)
-    x = torch.where(missing, mean[:, None, :], x)  # mean imputation; padded SNPs become 0
-    centred = x - mean[:, None, :]
+    observed = (~missing[:, :, :n_train]).float()
+    mean = (x[:, :, :n_train] * observed).sum(2) / observed.sum(2).clamp(min=1)  # (B, S)
+    x = torch.where(missing, mean[:, :, None], x)  # mean imputation; padded SNPs become 0
+    centred = x - mean[:, :, None]
     # float64: a gene's components must not depend on the padding width of the batch it is fitted in
-    c_train = centred[:, train_t].double()
-    cov = c_train.transpose(1, 2) @ c_train / max(int(train.sum()) - 1, 1)
+    c_train = centred[:, :, :n_train].double()
+    cov = c_train @ c_train.transpose(1, 2) / max(n_train - 1, 1)  # (B, S, S)
     eigval, eigvec = torch.linalg.eigh(cov)
     eigval, eigvec = eigval.flip(-1).clamp(min=0), eigvec.flip(-1)
 
@@ -96,15 +98,16 @@ def fit_genes(
     active = torch.arange(LATENT_DIM, device=device)[None, :] < k[:, None]  # (B, 8)
     components = (components * active[:, None, :]).float()
 
-    scores = centred @ components  # (B, people, 8)
-    recon = mean[:, None, :] + scores @ components.transpose(1, 2)  # (B, people, S)
-    thresholds = _frequency_thresholds(recon[:, train_t], raw_t[:, train_t], ploidy)  # (B, S, 2)
-    calls = (recon >= thresholds[:, None, :, 0]).to(torch.int8) + (recon >= thresholds[:, None, :, 1]).to(torch.int8)
+    scores = components.transpose(1, 2) @ centred  # (B, 8, people)
+    recon = mean[:, :, None] + components @ scores  # (B, S, people)
+    thresholds = _frequency_thresholds(recon[:, :, :n_train], raw_t[:, :, :n_train], ploidy)  # (B, S, 2)
+    calls = (recon >= thresholds[:, :, 0:1]).to(torch.int8) + (recon >= thresholds[:, :, 1:2]).to(torch.int8)
     real_snp = torch.arange(width, device=device)[None, :] < torch.as_tensor(sizes, device=device)[:, None]
-    valid = ~missing & real_snp[:, None, :]
+    valid = ~missing & real_snp[:, :, None]
     agree = (calls == raw_t) & valid
-    concordant = np.array([int(agree[:, train_t].sum()), int(agree[:, ~train_t].sum())])
-    compared = np.array([int(valid[:, train_t].sum()), int(valid[:, ~train_t].sum())])
+    agree_np, valid_np = agree.cpu().numpy(), valid.cpu().numpy()  # numpy counts bools without a cast
+    concordant = np.array([np.count_nonzero(agree_np[:, :, :n_train]), np.count_nonzero(agree_np[:, :, n_train:])])
+    compared = np.array([np.count_nonzero(valid_np[:, :, :n_train]), np.count_nonzero(valid_np[:, :, n_train:])])
 
     comps_np, mean_np, thr_np = components.cpu().numpy(), mean.cpu().numpy(), thresholds.cpu().numpy()
     return GeneFit(
@@ -113,7 +116,7 @@ def fit_genes(
         thresholds=[thr_np[g, : sizes[g]] for g in range(n_genes)],
         n_components=k.cpu().numpy(),
         variance_kept=kept.cpu().numpy(),
-        scores=scores.transpose(0, 1).cpu().numpy(),
+        scores=scores.permute(2, 0, 1).cpu().numpy()[np.argsort(order)],  # (people, B, 8), input order
         concordant=concordant,
         compared=compared,
     )
@@ -125,13 +128,21 @@ def _kept(eigval: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
 
 
 def _frequency_thresholds(recon: torch.Tensor, raw: torch.Tensor, ploidy: int) -> torch.Tensor:
-    """Thresholds (B, S, 2) that give each SNP its training genotype frequencies (module docstring)."""
-    n = recon.shape[1]
-    observed = (raw >= 0).float().sum(1).clamp(min=1)
-    share0 = (raw == 0).float().sum(1) / observed
-    share01 = share0 + (raw == 1).float().sum(1) / observed
+    """Thresholds (B, S, 2) that give each SNP its training genotype frequencies (module docstring).
+
+    recon, raw: (B, S, people) reconstructed dosages and observed calls (-1 = missing) of the train people.
+    """
+    n = recon.shape[2]
+    raw_np = raw.cpu().numpy()
+
+    def count(hit: np.ndarray) -> torch.Tensor:  # per SNP; numpy counts bools without a cast
+        return torch.from_numpy(np.count_nonzero(hit, axis=2).astype(np.float32)).to(recon.device)
+
+    observed = count(raw_np >= 0).clamp(min=1)
+    share0 = count(raw_np == 0) / observed
+    share01 = share0 + count(raw_np == 1) / observed
     # numpy's sort along contiguous rows is several times faster than torch's on the CPU
-    ordered = torch.from_numpy(np.sort(recon.transpose(1, 2).contiguous().cpu().numpy(), axis=-1)).to(recon.device)
+    ordered = torch.from_numpy(np.sort(recon.cpu().numpy(), axis=-1)).to(recon.device)
     out = []
     for share in (share0, share01 if ploidy > 1 else torch.ones_like(share0)):
         count = torch.round(share * n).long()  # people that fall below the threshold

@@ -111,11 +111,12 @@ def evaluate(
         dev = config.device
         task = progress.add_task("evaluating", total=len(synthetic) + 1, status="real reference")
 
+        test_keep = test.labels >= 0
+        test_x, test_y = test.standardised(mean, std, mask, test_full)[test_keep], test.labels[test_keep]
+
         def utility(x: _Set, full: np.ndarray) -> dict[str, Any]:
             keep = x.labels >= 0
-            test_keep = test.labels >= 0
-            return tstr(x.standardised(mean, std, mask, full)[keep], x.labels[keep],
-                        test.standardised(mean, std, mask, test_full)[test_keep], test.labels[test_keep],
+            return tstr(x.standardised(mean, std, mask, full)[keep], x.labels[keep], test_x, test_y,
                         mask, n_classes, config.classifiers, config.repeats, config.seed, budget, dev)
 
         def aa_pair(a: np.ndarray, b: np.ndarray, n: int) -> dict[str, float]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
+from genomesynth.metrics.adversarial import equal_subsamples
 from genomesynth.metrics.neighbours import nearest_distance
 
 EXACT = 1e-6
@@ -59,8 +60,8 @@ def _matched_sets(n_train: int, n_test: int, train_labels: np.ndarray | None, te
                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Equal-size member (train) and non-member (held-out) indices, with one label mix when labels are known."""
     if train_labels is None or test_labels is None:
-        n = min(n_train, n_test)
-        return rng.choice(n_train, n, replace=False), rng.choice(n_test, n, replace=False)
+        members, others = equal_subsamples([n_train, n_test], rng)
+        return members, others
     members, others = [], []
     for label in np.unique(test_labels):
         in_train, in_test = np.flatnonzero(train_labels == label), np.flatnonzero(test_labels == label)

@@ -49,6 +49,11 @@ def main() -> None:
             ("backbone", "backbone"), ("genes", "genes"), ("parameters", "parameters"),
             ("train_samples_per_s", "train samples/s"), ("sample_ddim50_genomes_per_s", "DDIM-50 genomes/s"),
             ("sample_ddpm1000_genomes_per_s", "DDPM-1000 genomes/s"), ("peak_memory_mb", "peak MB")]),
+        ("paper-shape-gpu", "every backbone at the paper shape (18,279 genes → 18,432 × 8, paper presets, "
+         "2,000 people, batch 64; `bench_paper_shape.py`)", [
+            ("backbone", "backbone"), ("step", "step"), ("parameters", "parameters"), ("s_per_step", "s/step"),
+            ("peak_memory_mb", "peak GPU MB"), ("sample_64_ddim50_seconds", "sample 64, DDIM-50 (s)"),
+            ("seconds", "seconds")]),
         ("knn-cpu", "exact k-NN (k = 10, angular) vs scikit-learn brute-force cosine", [
             ("n", "people per set"), ("dim", "dimensions"), ("genomesynth_s", "genomesynth (s)"),
             ("sklearn_s", "scikit-learn (s)"), ("speedup", "speed-up"), ("same_neighbours", "same neighbours"),

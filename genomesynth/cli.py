@@ -215,6 +215,9 @@ def train(
     timesteps: Annotated[int | None, typer.Option(help="Diffusion steps T.")] = None,
     schedule: Annotated[str | None, typer.Option(help="Noise schedule: linear or cosine.")] = None,
     val_every: Annotated[int | None, typer.Option(help="Validate every N epochs (and at the last).")] = None,
+    prior: Annotated[str | None, typer.Option(
+        help="What the network is a residual over: population (mixture with shared axes) or isotropic.")] = None,
+    prior_rank: Annotated[int | None, typer.Option(help="Principal axes of the population prior, at most.")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu or cuda.")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for every random draw.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in OUTPUT where it stopped.")] = False,
@@ -229,7 +232,7 @@ def train(
     settings = _load_config_file(config)
     given = {"backbone": backbone, "preset": preset, "epochs": epochs, "max_steps": max_steps,
              "batch_size": batch_size, "lr": lr, "timesteps": timesteps, "schedule": schedule,
-             "val_every": val_every, "device": device, "seed": seed}
+             "val_every": val_every, "prior": prior, "prior_rank": prior_rank, "device": device, "seed": seed}
     settings.update({k: v for k, v in given.items() if v is not None})
     unknown = set(settings) - {f.name for f in dataclasses.fields(TrainConfig)}
     if unknown:
@@ -261,6 +264,8 @@ def sample(
     label_ratio: Annotated[Path | None, typer.Option(help="Follow this store's label mix (default: training mix).")] = None,
     sampler: Annotated[str, typer.Option(help="ddpm (all T steps) or ddim (fast).")] = "ddpm",
     steps: Annotated[int | None, typer.Option(help="DDIM steps (default 50).")] = None,
+    eta: Annotated[float, typer.Option(help="DDIM noise: 0 deterministic, 1 = ancestral (DDPM on the respaced schedule).")] = 0.0,
+    clip: Annotated[bool, typer.Option("--clip/--no-clip", help="Clip x̂₀ to the training data's range.")] = False,
     guidance: Annotated[float, typer.Option(help="Classifier-free guidance weight w (0 = plain conditional).")] = 0.0,
     batch_size: Annotated[int, typer.Option(help="People drawn at once.")] = 256,
     checkpoint: Annotated[str, typer.Option(help="best, last, or a .pt path.")] = "best",
@@ -274,8 +279,8 @@ def sample(
     from genomesynth.sample import SampleConfig
     from genomesynth.sample import sample as run
 
-    config = SampleConfig(n=n, label=label, label_ratio=label_ratio, sampler=sampler, steps=steps, guidance=guidance,
-                          batch_size=batch_size, checkpoint=checkpoint, seed=seed, device=device)
+    config = SampleConfig(n=n, label=label, label_ratio=label_ratio, sampler=sampler, steps=steps, eta=eta,
+                          clip=clip, guidance=guidance, batch_size=batch_size, checkpoint=checkpoint, seed=seed, device=device)
     with make_progress(not quiet) as progress:
         s = run(run_dir, output, config, real=real, overwrite=overwrite, progress=progress)
     out.print(_table("sample", [
@@ -311,7 +316,7 @@ def baseline(
 def evaluate(
     synthetic: Annotated[list[Path], typer.Argument(help="One or more synthetic stores.")],
     real: Annotated[Path, typer.Option(help="The real store they imitate (with a held-out split).")],
-    metrics: Annotated[str, typer.Option(help="all, or a list of aa,nn,tstr,privacy,genotype.")] = "all",
+    metrics: Annotated[str, typer.Option(help="all, or a list of dispersion,aa,nn,tstr,privacy,genotype.")] = "all",
     classifiers: Annotated[str, typer.Option(help="TSTR classifiers: mlp,transformer,cnn.")] = "mlp,transformer,cnn",
     k: Annotated[int, typer.Option("--k", help="Neighbours in the NN test.")] = 10,
     repeats: Annotated[int, typer.Option(help="Subsamples / classifier seeds averaged.")] = 3,

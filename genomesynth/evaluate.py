@@ -21,13 +21,14 @@ from genomesynth import __version__
 from genomesynth.compress import load_codec
 from genomesynth.errors import GenomesynthError
 from genomesynth.metrics.adversarial import adversarial_accuracy, equal_subsamples, nn_test
+from genomesynth.metrics.dispersion import dispersion, principal_axes
 from genomesynth.metrics.genotype import genotype_fidelity
 from genomesynth.metrics.privacy import privacy
 from genomesynth.metrics.utility import CLASSIFIERS, ClassifierBudget, tstr
 from genomesynth.store import Store, open_store
 from genomesynth.ui import quiet
 
-METRICS = ("aa", "nn", "tstr", "privacy", "genotype")
+METRICS = ("dispersion", "aa", "nn", "tstr", "privacy", "genotype")
 
 
 @dataclass
@@ -140,6 +141,10 @@ def evaluate(
             "synthetic": {},
         }
         ref = result["real"]
+        train_std = train.standardised(mean, std, mask, train_full)[:, mask]
+        axes = principal_axes(train_std) if "dispersion" in metrics else None
+        if axes is not None:
+            ref["dispersion"] = dispersion(train_std, test.standardised(mean, std, mask, test_full)[:, mask], axes)
         if "aa" in metrics:
             ref["aa"] = aa_pair(train.raw, test.raw, n_test)
         if "nn" in metrics:
@@ -159,6 +164,8 @@ def evaluate(
                 syn, syn_full = _load(syn_store, pick, mask)
             out: dict[str, Any] = {"people": len(pick)}
             n = min(len(pick), n_test)
+            if axes is not None:
+                out["dispersion"] = dispersion(train_std, syn.standardised(mean, std, mask, syn_full)[:, mask], axes)
             if "aa" in metrics:
                 out["aa"] = {"train": aa_pair(train.raw, syn.raw, n), "test": aa_pair(test.raw, syn.raw, n)}
                 out["privacy_loss"] = out["aa"]["test"]["aa"] - out["aa"]["train"]["aa"]

@@ -54,6 +54,15 @@ def sections(result: dict[str, Any]) -> tuple[list[str], list[Section]]:
                    [_get(s, *path, "sd") for s in syn] if sd else None,
                    _get(real, *real_path, "sd") if sd and real_path else None)
 
+    if _get(real, "dispersion") is not None or (syn and _get(syn[0], "dispersion")):
+        out.append(Section("Dispersion: variance relative to the real training people (real = held-out)",
+                           "as real; 0 = collapsed to the mean, ≫ 1 = too spread", [
+            row("per position (median)", ("dispersion", "per_position"), ("dispersion", "per_position"), "real"),
+            row("along real PC1", ("dispersion", "pc1"), ("dispersion", "pc1"), "real"),
+            row("along real PC2", ("dispersion", "pc2"), ("dispersion", "pc2"), "real"),
+            row("along real PC3", ("dispersion", "pc3"), ("dispersion", "pc3"), "real"),
+            row("along real PC1–10 (mean)", ("dispersion", "pc_mean"), ("dispersion", "pc_mean"), "real"),
+        ]))
     classifiers = list(_get(real, "tstr") or (_get(syn[0], "tstr") if syn else None) or {})
     if classifiers:
         rows = []

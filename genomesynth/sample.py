@@ -29,7 +29,7 @@ class SampleConfig:
     eta: float = 0.0
     guidance: float = 0.0
     batch_size: int = 256
-    clip: bool = True  # clip x̂_0 to the training data's per-position range (samplers.py)
+    clip: bool = False  # clip x̂_0 to the training data's per-position range (samplers.py)
     checkpoint: str = "best"
     seed: int = 0
     device: str = "auto"

@@ -25,7 +25,8 @@ from rich.progress import Progress
 from genomesynth import __version__
 from genomesynth.backbones import backbone_config, build, parameter_count
 from genomesynth.diffusion.loss import masked_mse, masked_mse_per_sample
-from genomesynth.diffusion.precondition import GaussianResidual
+from genomesynth.diffusion.precondition import PriorResidual
+from genomesynth.diffusion.prior import PopulationPrior, PriorConfig
 from genomesynth.diffusion.schedule import Schedule
 from genomesynth.errors import GenomesynthError
 from genomesynth.provenance import provenance
@@ -57,6 +58,9 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     memory_budget_gb: float = 4.0  # train data above this is streamed from the store in pools
+    prior: str = "population"  # the denoiser F is a residual over: population (prior.py) or isotropic
+    prior_rank: int = 128  # principal axes of the population prior, at most (prior.py: max_axes)
+    prior_components: int = 8  # mixture components tried, at most (chosen by BIC)
 
 
 @dataclass
@@ -146,6 +150,14 @@ class LatentData:
             low, high = torch.minimum(low, x.amin(0)), torch.maximum(high, x.amax(0))
         return low * self.mask, high * self.mask
 
+    def rows(self, limit: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """At most `limit` people (a seeded subsample beyond that) on the CPU, with their labels."""
+        pick = np.arange(len(self))
+        if len(pick) > limit:
+            pick = np.sort(np.random.default_rng(seed).choice(len(self), limit, replace=False))
+        x = self._cache[torch.as_tensor(pick).to(self._cache.device)].cpu() if self._cache is not None else self._load(pick)
+        return x, self.labels[pick]
+
     def order(self, seed: int, epoch: int, pool: int) -> np.ndarray:
         rng = np.random.default_rng([seed, epoch])
         if self.in_memory:
@@ -191,12 +203,24 @@ def load_checkpoint(run: Path, which: str = "best") -> dict[str, Any]:
 
 
 def model_from_checkpoint(state: dict[str, Any], weights: str = "ema") -> torch.nn.Module:
-    """The denoiser ε̂(x_t, t, y) of a checkpoint: its backbone inside the engine's GaussianResidual."""
+    """The denoiser ε̂(x_t, t, y) of a checkpoint: its backbone as a residual over the run's prior."""
     config = state["config"]
     bcfg = backbone_config(config["backbone"], config["preset"], config["model"])
     model = build(config["backbone"], state["store"]["n_genes_padded"], len(state["store"]["label_names"]), bcfg)
     model.load_state_dict(state[weights])
-    return GaussianResidual(model, Schedule.named(config["schedule"], config["timesteps"])).eval()
+    prior = PopulationPrior.from_state(state["prior"])
+    return PriorResidual(model, Schedule.named(config["schedule"], config["timesteps"]), prior).eval()
+
+
+def fit_prior(config: TrainConfig, data: LatentData, n_classes: int) -> PopulationPrior:
+    """The prior the backbone is a residual over (precondition.py), fitted on the training people."""
+    if config.prior == "isotropic":
+        return PopulationPrior.isotropic(data.mask, n_classes)
+    if config.prior != "population":
+        raise GenomesynthError(f"prior {config.prior!r}: use population or isotropic")
+    prior_config = PriorConfig(max_rank=config.prior_rank, max_components=config.prior_components, seed=config.seed)
+    x, y = data.rows(prior_config.max_people, config.seed)
+    return PopulationPrior.fit(x, data.mask, y, n_classes, prior_config)
 
 
 # -- the loop ------------------------------------------------------------------------------------
@@ -254,6 +278,8 @@ def train(
             "x0_range": data.value_range(),
         }
 
+        prior = (PopulationPrior.from_state(state["prior"]) if state is not None
+                 else fit_prior(config, data, len(names))).to(device)
         bcfg = backbone_config(config.backbone, config.preset, config.model)
         model = build(config.backbone, store.n_genes_padded, len(names), bcfg).to(device)
         ema = copy.deepcopy(model).eval().requires_grad_(False)
@@ -275,8 +301,8 @@ def train(
         net: torch.nn.Module = model
         if dist.world > 1:
             net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
-        denoiser = GaussianResidual(net, schedule).to(device)
-        ema_denoiser = GaussianResidual(ema, schedule).to(device)
+        denoiser = PriorResidual(net, schedule, prior)
+        ema_denoiser = PriorResidual(ema, schedule, prior)
 
         run_dir.mkdir(parents=True, exist_ok=True)
         log = run_dir / "metrics.jsonl"
@@ -289,7 +315,8 @@ def train(
         }
         if dist.main and state is None:
             (run_dir / "config.json").write_text(json.dumps(
-                {"train": asdict(config), "backbone": asdict(bcfg), "parameters": parameter_count(model), **meta},
+                {"train": asdict(config), "backbone": asdict(bcfg), "parameters": parameter_count(model),
+                 "prior": prior.describe(), **meta},
                 indent=2, default=str))
 
         def checkpoint(name: str) -> None:
@@ -299,7 +326,8 @@ def train(
                 "format": CHECKPOINT_FORMAT, "config": asdict(config), "backbone_config": asdict(bcfg),
                 "model": model.state_dict(), "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
                 "step": step, "epoch": epoch, "batch_in_epoch": batch_in_epoch, "best_val": best_val,
-                "running": running, "rng": {"generator": generator.get_state()}, "store": store_ref, **meta,
+                "running": running, "rng": {"generator": generator.get_state()}, "store": store_ref,
+                "prior": {k: v.cpu() for k, v in prior.state_dict().items()}, **meta,
             })
 
         started, seen = time.perf_counter(), 0

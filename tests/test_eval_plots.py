@@ -46,12 +46,13 @@ def test_eval_json_schema(real_store, stores):
     result = evaluate([stores / "gauss.zarr", stores / "mosaic.h5"], real_store, FAST, names=["g", "m"])
     json.dumps(result)  # JSON-able
     assert set(result) >= {"genomesynth_version", "inputs", "settings", "real", "synthetic"}
-    assert set(result["real"]) == {"aa", "nn_test", "tstr", "genotype"}
+    assert set(result["real"]) == {"dispersion", "aa", "nn_test", "tstr", "genotype"}
+    assert set(result["real"]["dispersion"]) == {"per_position", "pc", "pc_mean", "pc1", "pc2", "pc3"}
     assert set(result["real"]["aa"]) == {"truth", "syn", "aa"}
     assert set(result["real"]["tstr"]) == {"mlp", "transformer", "cnn"}
     assert set(result["real"]["tstr"]["mlp"]["accuracy"]) == {"mean", "sd", "runs"}
     g = result["synthetic"]["g"]
-    assert set(g) >= {"aa", "privacy_loss", "nn_test", "tstr", "dcr", "mia_auc", "genotype", "flags"}
+    assert set(g) >= {"dispersion", "aa", "privacy_loss", "nn_test", "tstr", "dcr", "mia_auc", "genotype", "flags"}
     assert set(g["aa"]) == {"train", "test"} and set(g["aa"]["train"]) == {"truth", "syn", "aa"}
     assert g["privacy_loss"] == pytest.approx(g["aa"]["test"]["aa"] - g["aa"]["train"]["aa"])
     assert set(g["nn_test"]) == {"train", "test"}

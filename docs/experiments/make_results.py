@@ -21,6 +21,8 @@ DOCS = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- GENERATED: begin -->", "<!-- GENERATED: end -->"
 TITLES = {
     "demo": "Demo cohort (simulated: 600 people, 3 populations, 300 genes, case/control 30 %)",
+    "chr15": "1000 Genomes chr15, 2,504 people × 10,000 SNPs in 200 blocks of 50, no labels",
+    "chr15-labelled": "1000 Genomes chr15, 2,504 people × 10,000 SNPs in 200 blocks of 50, super-population labels",
     "1kg-haplotypes": "1000 Genomes, 805 population-informative SNPs, 961 haploid genomes, 5 super-populations",
     "1kgp-snp500": "1000 Genomes, 500 SNPs, 1,150 people, a weakly predictable binary phenotype",
 }

@@ -3,7 +3,8 @@
 # and two real 1000 Genomes sets, chained through the CLI as a user would; then the tables.
 #
 # Usage: bash docs/experiments/study.sh [OUT_DIR]
-#   env: STEPS=1000 DEVICE=auto SHARED=../shared/data STUDIES="demo 1kg-haplotypes 1kgp-snp500"
+#   env: STEPS=1000 DEVICE=auto SHARED=../shared/data STUDIES="demo chr15 chr15-labelled 1kg-haplotypes"
+#   JOBS=2 trains and samples that many backbones side by side (each with one thread)
 #   (STUDIES picks which cohorts to (re)run; the tables are made from every study found in OUT_DIR)
 #   EVAL_ONLY=1 keeps the trained runs and synthetic stores of an earlier run and redoes the reference
 #   generators, eval and plots (after a change to the metrics).
@@ -14,7 +15,8 @@ shared="${SHARED:-$repo/../shared/data}"
 out="${1:-runs/study}"
 steps="${STEPS:-1000}"
 device="${DEVICE:-auto}"
-studies=" ${STUDIES:-demo 1kg-haplotypes 1kgp-snp500} "
+studies=" ${STUDIES:-demo chr15 chr15-labelled 1kg-haplotypes} "
+jobs="${JOBS:-1}"
 backbones="baseline unet-mlp unet-cnn mlp+cnn transformer"
 mkdir -p "$out"
 
@@ -28,13 +30,24 @@ train_and_sample() {  # train_and_sample DIR COMPRESS-ARGS…
     genomesynth compress "$@" -o "$d/real.zarr" --seed 0 --overwrite -q | tee "$d/compress.txt"
     local n
     n=$(train_count "$d/real.zarr")
-    for b in $backbones; do
+    one() {  # one BACKBONE: train it and draw as many people as the training split
+        local b=$1
         rm -rf "$d/runs/$b"
         genomesynth train "$d/real.zarr" -o "$d/runs/$b" --backbone "$b" --max-steps "$steps" --epochs 1000000 \
-            --val-every 5 --device "$device" --seed 0 -q | tee "$d/train-$b.txt"
+            --val-every 5 --device "$device" --seed 0 -q > "$d/train-$b.txt"
         genomesynth sample "$d/runs/$b" -o "$d/synthetic/$b.zarr" -n "$n" --sampler ddim --steps 50 \
-            --device "$device" --seed 0 --overwrite -q | tee "$d/sample-$b.txt"
-    done
+            --device "$device" --seed 0 --overwrite -q > "$d/sample-$b.txt"
+    }
+    if [[ "$jobs" -gt 1 ]]; then  # side by side, one thread each (README: threads)
+        for b in $backbones; do
+            (export OMP_NUM_THREADS=1; one "$b") &
+            while [[ $(jobs -rp | wc -l) -ge "$jobs" ]]; do wait -n; done
+        done
+        wait
+    else
+        for b in $backbones; do one "$b"; done
+    fi
+    cat "$d"/train-*.txt "$d"/sample-*.txt
 }
 
 study() {  # study NAME COMPRESS-ARGS…
@@ -49,6 +62,7 @@ study() {  # study NAME COMPRESS-ARGS…
     local stores=() names=()
     for s in $backbones baseline-gaussian baseline-mosaic; do stores+=("$d/synthetic/$s.zarr"); names+=(--name "$s"); done
     genomesynth eval "${stores[@]}" "${names[@]}" --real "$d/real.zarr" --repeats 3 --json "$d/metrics.json" \
+        --classifiers "${CLASSIFIERS:-mlp,transformer,cnn}" \
         --device "$device" -q > "$d/eval.txt"
     genomesynth plot umap "$d/real.zarr" "${stores[@]}" "${names[@]}" -o "$d/umap.png"
     genomesynth plot curves $(for b in $backbones; do echo "$d/runs/$b"; done) -o "$d/curves.png"
@@ -56,6 +70,9 @@ study() {  # study NAME COMPRESS-ARGS…
 }
 
 study demo "$repo/data/demo.vcf.gz" --genes "$repo/data/demo_genes.bed" --labels "$repo/data/demo_labels.tsv"
+study chr15 "$shared/1kg-chr15-10k/genotypes.vcf.gz" --block-size 50
+study chr15-labelled "$shared/1kg-chr15-10k/genotypes.vcf.gz" --block-size 50 \
+    --labels "$shared/1kg-chr15-10k/labels.tsv" --label-column super_population
 study 1kg-haplotypes "$shared/1kg-805snp/haplotypes.vcf.gz" --labels "$shared/1kg-805snp/haplotype_labels.tsv" \
     --block-size 20
 study 1kgp-snp500 "$shared/1kgp-pheno/snp500/cohort.vcf.gz" --labels "$shared/1kgp-pheno/snp500/labels.tsv" \

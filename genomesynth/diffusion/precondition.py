@@ -1,13 +1,17 @@
-"""ε-prediction as a residual over the Gaussian-optimal denoiser.
+"""ε-prediction as a residual over the optimal denoiser of a prior fitted to the data.
 
-For data standardised to mean 0, variance 1 per position, the best ε̂ under a Gaussian model is
+    ε̂(x_t, t, y) = E_prior[ε | x_t, y] + F(x_t, t, y)
 
-    E[ε | x_t] = sqrt(1 − ᾱ_t) · x_t        (Var x_t = ᾱ_t + 1 − ᾱ_t = 1)
+F is the backbone, its output layer initialised to zero. It is still ε-prediction with the plain MSE
+loss, but an untrained F already samples the prior, and F only has to learn what the data has
+beyond it. Two priors (prior.py):
 
-so the backbone F predicts only what the data has beyond that: ε̂ = sqrt(1 − ᾱ_t) · x_t + F(x_t, t, y).
-It is still ε-prediction with the plain MSE loss, but an untrained F (zero output layers) already
-samples N(0, I) instead of noise of the wrong scale, and at high t — where x̂_0 multiplies any error in
-ε̂ by up to 1/sqrt(ᾱ_t) ≈ 100 — F only has to stay near zero rather than reproduce x_t exactly.
+- `isotropic`: N(0, I) on the standardised data, whose denoiser is sqrt(1 − ᾱ_t)·x_t. It fixes the
+  scale (without it the tiny models' errors at high t — where x̂_0 multiplies any error in ε̂ by up
+  to 1/sqrt(ᾱ_t) ≈ 100 — left samples 2–25× too dispersed), but every covariance between genes is
+  left to F, and no backbone learned it (issue 9, docs/RESULTS.md).
+- `population` (the default): a Gaussian mixture with shared low-rank axes, fitted to the training
+  people — population structure from step 0, at the level of populations, not people.
 """
 
 from __future__ import annotations
@@ -15,16 +19,19 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from genomesynth.diffusion.schedule import Schedule, at
+from genomesynth.diffusion.prior import PopulationPrior
+from genomesynth.diffusion.schedule import Schedule
 
 
-class GaussianResidual(nn.Module):
-    """Wraps a backbone F(x_t, t, y) → ε̂ residual; holds no weights of its own."""
+class PriorResidual(nn.Module):
+    """Wraps a backbone F(x_t, t, y) → ε̂ residual around a prior's exact ε-predictor."""
 
-    def __init__(self, backbone: nn.Module, schedule: Schedule) -> None:
+    def __init__(self, backbone: nn.Module, schedule: Schedule, prior: PopulationPrior) -> None:
         super().__init__()
         self.backbone = backbone
-        self.register_buffer("sigma", (1 - schedule.alpha_bar).sqrt().float(), persistent=False)
+        self.schedule = schedule
+        self.prior = prior
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return at(self.sigma, t, x_t) * x_t + self.backbone(x_t, t, y)
+        return self.prior.eps(x_t, t, y, self.schedule) + self.backbone(x_t, t, y)
+

@@ -102,8 +102,9 @@ def fit_and_score(
     present = np.unique(y_test)
     if len(present) < 2:
         auc = float("nan")
-    elif n_classes == 2:
-        auc = float(roc_auc_score(y_test, prob[:, 1]))
+    elif len(present) == 2:  # two classes, or two of several present in the held-out set
+        shares = prob[:, present] / prob[:, present].sum(1, keepdims=True)
+        auc = float(roc_auc_score(y_test == present[1], shares[:, 1]))
     else:
         auc = float(roc_auc_score(y_test, prob[:, present] / prob[:, present].sum(1, keepdims=True),
                                   multi_class="ovr", average="macro", labels=present))

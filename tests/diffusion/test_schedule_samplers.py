@@ -119,15 +119,16 @@ def test_gaussian_residual_is_the_optimal_denoiser_for_standard_normal_data():
     """With F = 0, ε̂ = sqrt(1 − ᾱ_t)·x_t, the exact posterior mean for N(0, I) data: sampling returns N(0, I)."""
     from torch import nn
 
-    from genomesynth.diffusion.precondition import GaussianResidual
+    from genomesynth.diffusion.precondition import PriorResidual
+    from genomesynth.diffusion.prior import PopulationPrior
 
     class Zero(nn.Module):
         def forward(self, x, t, y):
             return torch.zeros_like(x)
 
     s = Schedule.linear(1000)
-    model = GaussianResidual(Zero(), s)
     mask = torch.ones(16, 8, dtype=torch.bool)
+    model = PriorResidual(Zero(), s, PopulationPrior.isotropic(mask, 1))
     # DDIM's 50-step discretisation of the ODE shrinks the spread a little (as on any data)
     for sampler, tolerance in (("ddpm", 0.03), ("ddim", 0.06)):
         x = sample(model, s, torch.zeros(500, dtype=torch.long), mask, sampler=sampler, steps=50,

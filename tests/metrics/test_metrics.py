@@ -120,3 +120,17 @@ def test_tstr_on_separable_toy_data():
     # labels shuffled: nothing to learn, chance level
     chance = tstr(xs, rng.permutation(ys), xt, yt, mask, 2, classifiers=("mlp",), repeats=2)
     assert chance["mlp"]["accuracy"]["mean"] < 0.65
+
+
+def test_auc_when_the_held_out_set_holds_two_of_three_classes():
+    """A small held-out set can miss a class: the AUC is then the two-class one, not an error."""
+    from genomesynth.metrics.utility import ClassifierBudget, fit_and_score
+
+    rng = np.random.default_rng(0)
+    mask = np.ones((4, 8), bool)
+    y_train = np.arange(90) % 3
+    x_train = rng.normal(size=(90, 4, 8)) + y_train[:, None, None]
+    y_test = np.array([0, 2] * 10)
+    x_test = rng.normal(size=(20, 4, 8)) + y_test[:, None, None]
+    scores = fit_and_score("mlp", x_train, y_train, x_test, y_test, mask, 3, 0, ClassifierBudget(epochs=20))
+    assert scores["roc_auc"] > 0.9

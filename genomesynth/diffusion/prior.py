@@ -1,0 +1,306 @@
+"""A population prior: a Gaussian mixture with shared low-rank structure, fitted to the training data,
+and its exact denoiser at every noise level.
+
+Why (docs/RESULTS.md, "Where the structure went"): a denoiser that starts from independent N(0, 1)
+positions must learn every covariance between genes from a few hundred people, and the backbones
+that can (dense global layers) learn the people instead. Population structure — clusters of
+ancestry, clines between them — is a handful of directions shared by many people. This prior holds
+exactly that much and no more:
+
+    p(x0 | y) = Σ_k π_{k|y} N(μ_k, Σ_k),    Σ_k = U_k Λ_k U_kᵀ + D_k
+
+- U_k = V W_k: V (P × q) are the top principal axes of the training people, q chosen as the
+  eigenvalues above the Marchenko–Pastur edge of the bulk — the directions that are signal, not
+  the fitting noise of n people in P dimensions;
+- the mixture is fitted (sklearn GaussianMixture, K by BIC) to the people's scores on V, after each
+  axis is shrunk to the variance a *new* person has along it (Donoho–Gavish–Johnstone's
+  Frobenius-optimal shrinker): sample eigenvalues overstate that variance by what the axes learned
+  of the training people themselves, and drawing with it is how a Gaussian reference leaks;
+- D_k: per-position residual variance in component k, rescaled so that every position's total
+  variance equals the training data's;
+- π_{k|y}: the label's share of each component (the whole cohort's for the null class).
+
+Under x_t = a·x0 + s·ε (a = sqrt(ᾱ_t), s = sqrt(1 − ᾱ_t)), x_t | k ~ N(a μ_k, C_k) with
+C_k = a² Σ_k + s² I, so the optimal ε-prediction is closed form:
+
+    E[ε | x_t, y] = s · Σ_k r_k(x_t) · C_k⁻¹ (x_t − a μ_k),   r_k ∝ π_{k|y} N(x_t; a μ_k, C_k)
+
+computed with Woodbury's identity in O(P·q) per person and component; the small q × q matrices
+are precomputed for every t. With K = 1, μ = 0, Σ = I it is the plain `sqrt(1 − ᾱ_t)·x_t`.
+The engine stays ignorant of genes: the prior sees (genes, 8) tensors, a mask and a class.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from genomesynth.diffusion.schedule import Schedule
+
+
+@dataclass
+class PriorConfig:
+    max_rank: int = 128  # principal axes kept at most (fewer when fewer are above the noise edge)
+    people_per_axis: int = 16  # and at most one axis per this many people,
+    leakage_budget: float = 20.0  # and at most n² / (this · dimensions) axes (docs/RESULTS.md)
+    population_axes: int = 8  # the leading axes the mixture is fitted on; the rest are shared
+    max_components: int = 8  # mixture components tried (1 … this), chosen by BIC
+    max_people: int = 4000  # people the prior is fitted on (a seeded subsample beyond this)
+    min_component_share: float = 0.02  # a component must hold this share of the people to be kept
+    seed: int = 0
+
+
+def max_axes(n: int, p: int, config: PriorConfig) -> int:
+    """The most principal axes a prior fitted on n people in p dimensions may keep. Every fitted
+    axis moves the synthetic people a little toward the people it was fitted on; how much a
+    member then stands out from the spread of distances grows like p / n² per axis (the same
+    reason a mean of n people in p dimensions sits nearer its own people by p / n)."""
+    return max(0, min(config.max_rank, n // config.people_per_axis, int(n * n / (config.leakage_budget * p)), n - 2))
+
+
+def signal_rank(top: np.ndarray, total: float, n: int, p: int, max_rank: int) -> tuple[int, float]:
+    """How many of the leading eigenvalues `top` of a sample covariance (n people, p dims, trace
+    `total`) exceed the Marchenko–Pastur bulk edge σ²(1 + sqrt(p/n))², with σ² the mean of the
+    eigenvalues below that rank (the isotropic-noise level); returns (rank, σ²)."""
+    gamma = p / n
+    rank = 0
+    sigma2 = total / p
+    for _ in range(20):  # fixed point: σ² from the bulk, the rank from σ²
+        edge = sigma2 * (1 + math.sqrt(gamma)) ** 2
+        new_rank = int(min(max_rank, np.sum(top > edge)))
+        sigma2 = max((total - float(top[:new_rank].sum())) / max(p - new_rank, 1), 1e-12)
+        if new_rank == rank:
+            break
+        rank = new_rank
+    return rank, sigma2
+
+
+def shrunk_variance(ell: np.ndarray, sigma2: float, gamma: float) -> np.ndarray:
+    """The variance a new person has along a sample principal axis with sample eigenvalue ell
+    (spiked model: the population spike λ, the cosine² c² between sample and population axis,
+    and η = λ c² + σ² (1 − c²), Donoho, Gavish & Johnstone 2018, Frobenius loss)."""
+    b = ell + sigma2 - gamma * sigma2
+    lam = (b + np.sqrt(np.maximum(b**2 - 4 * ell * sigma2, 0))) / 2
+    excess = np.maximum(lam - sigma2, 1e-12)
+    c2 = np.clip((1 - gamma * sigma2**2 / excess**2) / (1 + gamma * sigma2 / excess), 0, 1)
+    return np.minimum(lam * c2 + sigma2 * (1 - c2), ell)
+
+
+def _mixture(scores: np.ndarray, config: PriorConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gaussian mixture on the population axes, K by BIC: (responsibilities (n, K), means, covariances)."""
+    from sklearn.mixture import GaussianMixture
+
+    n, q = scores.shape
+    if q == 0:
+        return np.ones((n, 1)), np.zeros((1, 0)), np.zeros((1, 0, 0))
+    best = None
+    reg = 1e-4 * float(scores.var(0).max())
+    for k in range(1, config.max_components + 1):
+        if k * q * 5 > n:  # too few people a component to estimate its covariance
+            break
+        gmm = GaussianMixture(k, covariance_type="full", reg_covar=reg, n_init=2, random_state=config.seed).fit(scores)
+        if k > 1 and gmm.weights_.min() < config.min_component_share:
+            continue
+        bic = gmm.bic(scores)
+        if best is None or bic < best[0]:
+            best = (bic, gmm)
+    if best is None:
+        return np.ones((n, 1)), scores.mean(0, keepdims=True), np.cov(scores.T, ddof=1).reshape(1, q, q)
+    gmm = best[1]
+    return gmm.predict_proba(scores), gmm.means_, gmm.covariances_
+
+
+class PopulationPrior(nn.Module):
+    """The mixture above as buffers (flattened positions P = genes·8); `eps` is its exact ε-predictor."""
+
+    def __init__(self, mean: torch.Tensor, basis: torch.Tensor, rotation: torch.Tensor, lam: torch.Tensor,
+                 diag: torch.Tensor, log_weights: torch.Tensor, mask: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("mean", mean.float())  # (K, P)
+        self.register_buffer("basis", basis.float())  # (P, q), orthonormal columns
+        self.register_buffer("rotation", rotation.float())  # (K, q, q): U_k = basis @ rotation[k]
+        self.register_buffer("lam", lam.float())  # (K, q) eigenvalues of Σ_k in its U_k
+        self.register_buffer("diag", diag.float())  # (P,) residual variance, shared (1 at padding)
+        self.register_buffer("log_weights", log_weights.float())  # (classes + 1, K); last row: null
+        self.register_buffer("mask", mask.bool())  # (genes, 8)
+        self._tables: dict[tuple[str, int, float], dict[str, torch.Tensor]] = {}
+
+    # -- construction ------------------------------------------------------------------------
+
+    @classmethod
+    def isotropic(cls, mask: torch.Tensor, n_classes: int) -> PopulationPrior:
+        """N(0, I): the denoiser is sqrt(1 − ᾱ_t)·x_t (the Gaussian residual of precondition.py)."""
+        p = mask.numel()
+        return cls(torch.zeros(1, p), torch.zeros(p, 0), torch.zeros(1, 0, 0), torch.zeros(1, 0),
+                   torch.ones(p), torch.zeros(n_classes + 1, 1), mask)
+
+    @classmethod
+    def from_state(cls, state: dict[str, torch.Tensor]) -> PopulationPrior:
+        """Rebuild from `state_dict()` (as saved in a checkpoint)."""
+        return cls(**{k: state[k] for k in ("mean", "basis", "rotation", "lam", "diag", "log_weights", "mask")})
+
+    @classmethod
+    def fit(cls, x0: torch.Tensor, mask: torch.Tensor, labels: torch.Tensor, n_classes: int,
+            config: PriorConfig | None = None) -> PopulationPrior:
+        """Fit to standardised training data x0 (n, genes, 8); labels (n,) in 0…n_classes (n_classes = none)."""
+        config = config or PriorConfig()
+        rng = np.random.default_rng(config.seed)
+        if len(x0) > config.max_people:
+            keep = np.sort(rng.choice(len(x0), config.max_people, replace=False))
+            x0, labels = x0[keep], labels[keep]
+        flat_mask = mask.reshape(-1).bool()
+        x = x0.reshape(len(x0), -1)[:, flat_mask].float()  # (n, P_real)
+        n, p = x.shape
+        centre = x.mean(0)
+        xc = x - centre
+        data_var = xc.pow(2).sum(0).double() / max(n - 1, 1)
+        limit = max_axes(n, p, config)
+        if limit > 0:  # only the leading axes are needed: a randomised SVD, never the n × P one
+            with torch.random.fork_rng():  # svd_lowrank draws from the global generator: keep it untouched
+                torch.manual_seed(config.seed)
+                _, sv, v = torch.svd_lowrank(xc, q=min(limit + 8, n - 1, p), niter=6)
+            ell = (sv.double() ** 2 / max(n - 1, 1)).numpy()
+        else:
+            ell, v = np.zeros(0), torch.zeros(p, 0)
+        q, sigma2 = signal_rank(ell, float(data_var.sum()), n, p, limit)
+        basis = v[:, :q].double()  # (P_real, q)
+        scores = (xc @ basis.float()).double().numpy()
+        shrunk = shrunk_variance(ell[:q], sigma2, p / n)
+        scores = scores * np.sqrt(shrunk / np.maximum(ell[:q], 1e-12))  # a new person's variance on each axis
+        q_pop = min(q, config.population_axes)
+        resp, means_pop, covs_pop = _mixture(scores[:, :q_pop], config)
+        k_count = resp.shape[1]
+        r = torch.as_tensor(resp)
+        nk = r.sum(0).clamp(min=1e-9)
+        weights = nk / nk.sum()
+        # component k: its own mean and covariance on the population axes; the further (LD) axes
+        # shared, with their shrunk variances. Means move along the population axes only: a
+        # full-dimensional mean per component sits measurably nearer its own few hundred people
+        means = centre.double() + torch.as_tensor(means_pop) @ basis[:, :q_pop].T  # (K, P_real)
+        covs_pop = torch.as_tensor(covs_pop)
+        shrunk_ld = torch.as_tensor(shrunk[q_pop:])
+        between = (means - (weights[:, None] * means).sum(0)) ** 2
+        # One residual variance per position, shared by the components (per-component variances over
+        # thousands of positions would decide which population an x_t belongs to by their many small
+        # differences, not by the population axes). The axes' variances include the residual's share
+        # along them (as in probabilistic PCA), so that share is taken off them, and the residual set
+        # so that each position's total variance is the data's: a fixed point, a few rounds.
+        diag = data_var.clone()
+        for _ in range(4):
+            along = basis.T @ (diag[:, None] * basis)  # VᵀDV (q, q)
+            lam_pop, rot_pop = torch.linalg.eigh(covs_pop - along[:q_pop, :q_pop])  # (K, q_pop), (K, q_pop, q_pop)
+            rot = torch.zeros(k_count, q, q, dtype=torch.float64)
+            rot[:, :q_pop, :q_pop] = rot_pop
+            rot[:, q_pop:, q_pop:] = torch.eye(q - q_pop, dtype=torch.float64)
+            lam_ld = (shrunk_ld - along.diagonal()[q_pop:]).expand(k_count, -1)
+            lam = torch.cat([lam_pop, lam_ld], 1).clamp(min=1e-3 * float(data_var.mean()))
+            within = torch.einsum("kpj,kj->kp", torch.einsum("pq,kqj->kpj", basis, rot) ** 2, lam)
+            explained = (weights[:, None] * (within + between)).sum(0)
+            diag = (data_var - explained).clamp(min=0.05 * data_var).clamp(min=1e-3 * float(data_var.mean()))
+
+        counts = torch.zeros(n_classes + 1, k_count, dtype=torch.float64)
+        for c in range(n_classes):
+            mine = labels == c
+            if mine.any():
+                counts[c] = r[mine.numpy()].sum(0)
+        counts[n_classes] = r.sum(0)
+        counts = counts + 0.5  # a label that never met a component keeps a small share of it
+        log_weights = (counts / counts.sum(1, keepdim=True)).log()
+
+        full = mask.numel()
+        def scatter(values: torch.Tensor, fill: float) -> torch.Tensor:
+            out = torch.full((*values.shape[:-1], full), fill, dtype=torch.float64)
+            out[..., flat_mask] = values
+            return out
+        basis_full = torch.zeros(full, q, dtype=torch.float64)
+        basis_full[flat_mask] = basis
+        return cls(scatter(means, 0.0), basis_full, rot, lam, scatter(diag, 1.0), log_weights, mask)
+
+    # -- the denoiser ----------------------------------------------------------------------------
+
+    @property
+    def components(self) -> int:
+        return self.mean.shape[0]
+
+    @property
+    def rank(self) -> int:
+        return self.basis.shape[1]
+
+    def _table(self, schedule: Schedule) -> dict[str, torch.Tensor]:
+        """What eps needs of each t (Δ_t = a²D + s² is diagonal and shared by the components):
+        m_inv (T, K, q, q) = M⁻¹ with M = (a²Λ_k)⁻¹ + R_kᵀ VᵀΔ⁻¹V R_k; mu_axes (T, K, q) = R_kᵀVᵀΔ⁻¹μ_k;
+        mu_quad (T, K) = μ_kᵀΔ⁻¹μ_k; logdet (T, K) = log det C_k. Cached per schedule and device."""
+        key = (str(self.mean.device), int(schedule.timesteps), float(schedule.betas.sum()))
+        if key in self._tables:
+            return self._tables[key]
+        ab = schedule.alpha_bar.to(self.mean.device)
+        real = self.mask.reshape(-1)
+        basis, rot, lam = self.basis, self.rotation.double(), self.lam.double()
+        parts: dict[str, list[torch.Tensor]] = {"m_inv": [], "mu_axes": [], "mu_quad": [], "logdet": []}
+        for start in range(0, len(ab), 50):
+            a2 = ab[start : start + 50, None]  # (t, 1)
+            inv_delta = 1 / (a2 * self.diag.double()[None] + 1 - a2)  # (t, P)
+            gram = (basis.T[None] * inv_delta.float()[:, None]) @ basis  # VᵀΔ⁻¹V (t, q, q)
+            rot32 = rot.float()
+            inner = (rot32.transpose(1, 2)[None] @ gram[:, None] @ rot32[None]).double()  # R_kᵀ VᵀΔ⁻¹V R_k
+            a2lam = a2[..., None] * lam[None]  # (t, K, q)
+            chol = torch.linalg.cholesky(inner + torch.diag_embed(1 / a2lam))
+            parts["m_inv"].append(torch.cholesky_inverse(chol))
+            mu_delta = self.mean.double()[None] * inv_delta[:, None]  # (t, K, P)
+            parts["mu_axes"].append(((mu_delta.float() @ basis).double()[..., None, :] @ rot[None]).squeeze(-2))
+            parts["mu_quad"].append((mu_delta * self.mean.double()[None]).sum(-1))
+            # log det C = Σ log Δ + log det(I + a²Λ UᵀΔ⁻¹U) = Σ log Δ + log det M + Σ log(a²λ)
+            parts["logdet"].append(-inv_delta[:, real].log().sum(-1, keepdim=True)
+                                   + 2 * chol.diagonal(dim1=-2, dim2=-1).log().sum(-1) + a2lam.log().sum(-1))
+        table = {k: torch.cat(v).float() for k, v in parts.items()}
+        self._tables[key] = table
+        return table
+
+    def eps(self, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor, schedule: Schedule) -> torch.Tensor:
+        """E[ε | x_t, y] under the prior; x_t (B, genes, 8), t (B,), y (B,) → (B, genes, 8).
+
+        With v_k = x − aμ_k and U_k = V R_k, Woodbury gives C_k⁻¹v_k = Δ⁻¹v_k − Δ⁻¹U_k c_k with
+        c_k = M_k⁻¹ U_kᵀΔ⁻¹v_k, so E[ε | x_t] = s·Σ_k r_k C_k⁻¹v_k costs two (B, P) × (P, q)
+        products whatever the number of components."""
+        table = self._table(schedule)
+        with torch.autocast(x_t.device.type, enabled=False):
+            b = x_t.shape[0]
+            x = x_t.float().reshape(b, -1)  # (B, P)
+            ab = schedule.alpha_bar.to(x.device).float()[t]
+            a, s = ab.sqrt()[:, None], (1 - ab).sqrt()[:, None]
+            inv_delta = 1 / (a**2 * self.diag[None] + s**2)  # (B, P)
+            xd = x * inv_delta
+            x_axes = xd @ self.basis  # (B, q): VᵀΔ⁻¹x
+            k_count, q = self.rotation.shape[:2]
+            rotated = (x_axes @ self.rotation.permute(1, 0, 2).reshape(q, k_count * q)).view(b, k_count, q)
+            proj = rotated - a[:, :, None] * table["mu_axes"][t]  # U_kᵀΔ⁻¹v_k (B, K, q)
+            c = (table["m_inv"][t] @ proj[..., None]).squeeze(-1)  # (B, K, q)
+            # v_kᵀC_k⁻¹v_k = v_kᵀΔ⁻¹v_k − proj_k·c_k, with v_kᵀΔ⁻¹v_k expanded around x
+            x_mu = xd @ self.mean.T  # (B, K)
+            quad = ((x * xd).sum(-1, keepdim=True) - 2 * a * x_mu + a**2 * table["mu_quad"][t]
+                    - (proj * c).sum(-1))
+            logits = self.log_weights[y] - 0.5 * (quad + table["logdet"][t])
+            r = torch.softmax(logits, dim=-1)  # (B, K)
+            mix_mean = r @ self.mean  # Σ r_k μ_k (B, P)
+            mix_axes = (r[:, :, None] * c).reshape(b, -1) @ self.rotation.permute(0, 2, 1).reshape(k_count * q, q)  # Σ r_k R_k c_k
+            eps = s * inv_delta * (x - a * mix_mean - mix_axes @ self.basis.T)
+        return eps.reshape(x_t.shape).to(x_t.dtype)
+
+    @torch.no_grad()
+    def sample(self, y: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Draw x0 (B, genes, 8) from the prior directly (for tests and as a reference generator)."""
+        b = len(y)
+        k = torch.multinomial(self.log_weights[y].exp(), 1, generator=generator).squeeze(1)
+        dev = self.mean.device
+        z = torch.randn((b, self.rank), generator=generator, device=dev) * self.lam[k].sqrt()
+        low = torch.einsum("pq,bqj,bj->bp", self.basis, self.rotation[k], z)
+        noise = torch.randn((b, self.mean.shape[1]), generator=generator, device=dev) * self.diag.sqrt()
+        return ((self.mean[k] + low + noise).reshape(b, *self.mask.shape)) * self.mask
+
+    def describe(self) -> dict[str, object]:
+        return {"components": self.components, "rank": self.rank,
+                "weights": self.log_weights[-1].exp().round(decimals=3).tolist()}

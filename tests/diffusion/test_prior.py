@@ -1,0 +1,130 @@
+"""The population prior: its denoiser is the exact posterior mean, and sampling through it (F = 0)
+reproduces a known covariance and known clusters."""
+
+import numpy as np
+import pytest
+import torch
+
+from genomesynth.diffusion.precondition import PriorResidual
+from genomesynth.diffusion.prior import PopulationPrior, PriorConfig, max_axes, shrunk_variance, signal_rank
+from genomesynth.diffusion.samplers import sample
+from genomesynth.diffusion.schedule import Schedule
+
+
+class Zero(torch.nn.Module):
+    def forward(self, x, t, y):
+        return torch.zeros_like(x)
+
+
+def _clusters(n=900, seed=0):
+    """Three populations apart along two directions, with correlated within-population spread."""
+    g = torch.Generator().manual_seed(seed)
+    mask = torch.ones(6, 8, dtype=torch.bool)
+    mask[5, 3:] = False  # a gene with three components
+    centres = torch.randn(3, 6, 8, generator=g) * 2
+    labels = torch.arange(n) % 3
+    mixing = torch.randn(8, 8, generator=g) * 0.3
+    x = centres[labels] + torch.randn(n, 6, 8, generator=g) @ mixing + 0.5 * torch.randn(n, 6, 8, generator=g)
+    return x * mask, labels, mask
+
+
+def _brute_force_eps(prior, x_t, t, y, schedule):
+    """E[ε | x_t, y] of the mixture by dense linear algebra."""
+    ab = schedule.alpha_bar[t].double()
+    a, s = ab.sqrt(), (1 - ab).sqrt()
+    real = prior.mask.reshape(-1)
+    x = x_t.reshape(-1)[real].double()
+    logits, solved = [], []
+    for k in range(prior.components):
+        u = (prior.basis @ prior.rotation[k]).double()
+        sigma = u @ torch.diag(prior.lam[k].double()) @ u.T + torch.diag(prior.diag.double())
+        cov = a**2 * sigma[real][:, real] + s**2 * torch.eye(int(real.sum()), dtype=torch.float64)
+        v = x - a * prior.mean[k][real].double()
+        w = torch.linalg.solve(cov, v)
+        logits.append(prior.log_weights[y, k].double() - 0.5 * (v @ w + torch.logdet(cov)))
+        solved.append(w)
+    r = torch.softmax(torch.stack(logits), 0)
+    return s * sum(r[k] * solved[k] for k in range(len(solved)))
+
+
+def test_eps_is_the_exact_posterior_mean_of_the_mixture():
+    x, labels, mask = _clusters()
+    prior = PopulationPrior.fit(x, mask, labels, 3, PriorConfig(max_rank=12, population_axes=4, leakage_budget=1))
+    assert prior.components == 3 and prior.rank == 12
+    schedule = Schedule.linear(1000)
+    g = torch.Generator().manual_seed(1)
+    x_t = torch.randn(6, 6, 8, generator=g) * mask
+    t, y = torch.tensor([0, 10, 200, 500, 900, 999]), torch.tensor([0, 1, 2, 3, 0, 3])
+    eps = prior.eps(x_t, t, y, schedule)
+    for i in range(6):
+        expected = _brute_force_eps(prior, x_t[i], t[i], y[i], schedule)
+        torch.testing.assert_close(eps[i].reshape(-1)[mask.reshape(-1)].double(), expected, atol=1e-5, rtol=1e-4)
+    assert torch.all(eps[:, ~mask] == 0)
+
+
+def test_isotropic_prior_is_the_gaussian_residual():
+    mask = torch.ones(4, 8, dtype=torch.bool)
+    prior = PopulationPrior.isotropic(mask, 2)
+    schedule = Schedule.linear(1000)
+    x_t, t = torch.randn(3, 4, 8), torch.tensor([5, 400, 999])
+    expected = (1 - schedule.alpha_bar[t]).sqrt().float()[:, None, None] * x_t
+    torch.testing.assert_close(prior.eps(x_t, t, torch.tensor([0, 1, 2]), schedule), expected)
+
+
+@pytest.mark.parametrize("sampler", ["ddpm", "ddim"])
+def test_untrained_model_samples_the_known_covariance(sampler):
+    """Gaussian data of known covariance (4 strong axes + diagonal noise): with F = 0 the engine
+    draws that covariance — the structure is there from step 0, before any training."""
+    g = torch.Generator().manual_seed(0)
+    n, genes = 4000, 8
+    mask = torch.ones(genes, 8, dtype=torch.bool)
+    p = genes * 8
+    axes = torch.linalg.qr(torch.randn(p, 4, generator=g)).Q
+    spikes = torch.tensor([12.0, 8.0, 5.0, 3.0])
+    cov = axes @ torch.diag(spikes) @ axes.T + 0.5 * torch.eye(p)
+    x = (torch.randn(n, p, generator=g) @ torch.linalg.cholesky(cov).T).reshape(n, genes, 8)
+    prior = PopulationPrior.fit(x, mask, torch.zeros(n, dtype=torch.long), 0,
+                                PriorConfig(max_components=1, leakage_budget=1))
+    assert prior.rank >= 4
+    schedule = Schedule.linear(1000)
+    model = PriorResidual(Zero(), schedule, prior)
+    draws = sample(model, schedule, torch.zeros(2000, dtype=torch.long), mask, sampler=sampler, steps=100,
+                   generator=torch.Generator().manual_seed(1)).reshape(2000, p)
+    along = (draws @ axes).var(0)
+    torch.testing.assert_close(along, spikes + 0.5, rtol=0.12, atol=0)  # the variance along each true axis
+    off = draws - (draws @ axes) @ axes.T
+    assert abs(off.var(0).mean().item() - 0.5) < 0.06  # and the noise floor
+
+
+def test_clusters_and_label_mix_are_kept():
+    x, labels, mask = _clusters()
+    prior = PopulationPrior.fit(x, mask, labels, 3, PriorConfig(population_axes=4, leakage_budget=1))
+    draws = prior.sample(torch.full((600,), 1), torch.Generator().manual_seed(0))  # everyone label 1
+    real = x[labels == 1]
+    # label 1's people are one cluster: the draws sit around its centre, not the others'
+    centres = torch.stack([x[labels == c].mean(0) for c in range(3)]).reshape(3, -1)
+    nearest = torch.cdist(draws.reshape(600, -1), centres).argmin(1)
+    assert (nearest == 1).float().mean() > 0.95
+    torch.testing.assert_close(draws.var(0)[mask].mean(), real.var(0)[mask].mean(), rtol=0.15, atol=0)
+
+
+def test_rank_stops_at_the_noise_edge_and_the_leakage_budget():
+    rng = np.random.default_rng(0)
+    n, p = 500, 200
+    x = rng.normal(size=(n, p)) + rng.normal(size=(n, 3)) @ rng.normal(size=(3, p)) * 1.5
+    ell = np.linalg.svd(x - x.mean(0), compute_uv=False) ** 2 / (n - 1)
+    rank, sigma2 = signal_rank(ell[:50], float(ell.sum()), n, p, 50)
+    assert rank == 3 and abs(sigma2 - 1) < 0.1
+    assert max_axes(500, 2000, PriorConfig()) == 6  # 500² / (20 · 2000)
+    # a pure-noise axis is shrunk to about the noise level, a strong spike hardly at all
+    shrunk = shrunk_variance(np.array([(1 + np.sqrt(p / n)) ** 2 * 1.01, 50.0]), 1.0, p / n)
+    assert shrunk[0] < 1.3 and shrunk[1] > 49
+
+
+def test_a_checkpointed_prior_rebuilds_exactly():
+    x, labels, mask = _clusters()
+    prior = PopulationPrior.fit(x, mask, labels, 3)
+    again = PopulationPrior.from_state({k: v.clone() for k, v in prior.state_dict().items()})
+    schedule = Schedule.cosine(200)
+    x_t, t, y = torch.randn(4, 6, 8) * mask, torch.tensor([0, 50, 120, 199]), torch.tensor([0, 1, 2, 3])
+    torch.testing.assert_close(prior.eps(x_t, t, y, schedule), again.eps(x_t, t, y, schedule))

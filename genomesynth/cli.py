@@ -206,7 +206,7 @@ def _load_config_file(path: Path | None) -> dict[str, Any]:
 def train(
     store: Annotated[Path, typer.Argument(help="A real store from `compress`.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Run folder (checkpoints, metrics.jsonl).")],
-    backbone: Annotated[str | None, typer.Option(help="baseline, unet-mlp, unet-cnn, mlp+cnn or transformer.")] = None,
+    backbone: Annotated[str | None, typer.Option(help="baseline (default), unet-mlp, unet-cnn, mlp+cnn or transformer.")] = None,
     preset: Annotated[str | None, typer.Option(help="Model size: tiny (CPU) or paper.")] = None,
     epochs: Annotated[int | None, typer.Option(help="Passes over the training people.")] = None,
     max_steps: Annotated[int | None, typer.Option(help="Stop after this many optimiser steps.")] = None,

@@ -38,7 +38,7 @@ CHECKPOINT_FORMAT = 1
 
 @dataclass
 class TrainConfig:
-    backbone: str = "unet-mlp"
+    backbone: str = "baseline"  # the most faithful at equal privacy on real cohorts (docs/RESULTS.md)
     preset: str = "tiny"
     model: dict[str, Any] = field(default_factory=dict)  # overrides of the backbone preset
     epochs: int = 20

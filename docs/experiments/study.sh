@@ -77,4 +77,4 @@ study 1kg-haplotypes "$shared/1kg-805snp/haplotypes.vcf.gz" --labels "$shared/1k
     --block-size 20
 study 1kgp-snp500 "$shared/1kgp-pheno/snp500/cohort.vcf.gz" --labels "$shared/1kgp-pheno/snp500/labels.tsv" \
     --block-size 20
-python "$repo/docs/experiments/make_results.py" "$out" --steps "$steps"
+python "$repo/docs/experiments/make_results.py" "$out" --steps "$steps" --classifiers "${CLASSIFIERS:-mlp,transformer,cnn}"

@@ -2,7 +2,9 @@
 
 x (B, G, 8) → flatten → Linear(G·8 → H) → depth × [LayerNorm → Linear(H → 2H) → SiLU → FiLM(t, y) →
 Linear(2H → H)] residual → Linear(H → G·8). Parameters ≈ 2·G·8·H + depth·4H²: 151M at the paper
-shape with H = 512 — the price of no structure, and the reason it is only the baseline.
+shape with H = 512, the price of no structure. As a residual over the population prior it is the
+default: its one global layer keeps every position's spread where the local backbones shrink it
+(docs/RESULTS.md); on cohorts with far fewer people than latent dimensions it memorises the most.
 """
 
 from __future__ import annotations

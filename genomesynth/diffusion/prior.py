@@ -7,17 +7,19 @@ that can (dense global layers) learn the people instead. Population structure �
 ancestry, clines between them — is a handful of directions shared by many people. This prior holds
 exactly that much and no more:
 
-    p(x0 | y) = Σ_k π_{k|y} N(μ_k, Σ_k),    Σ_k = U_k Λ_k U_kᵀ + D_k
+    p(x0 | y) = Σ_k π_{k|y} N(μ_k, Σ_k),    Σ_k = U_k Λ_k U_kᵀ + D,   U_k = V R_k
 
-- U_k = V W_k: V (P × q) are the top principal axes of the training people, q chosen as the
-  eigenvalues above the Marchenko–Pastur edge of the bulk — the directions that are signal, not
-  the fitting noise of n people in P dimensions;
-- the mixture is fitted (sklearn GaussianMixture, K by BIC) to the people's scores on V, after each
-  axis is shrunk to the variance a *new* person has along it (Donoho–Gavish–Johnstone's
-  Frobenius-optimal shrinker): sample eigenvalues overstate that variance by what the axes learned
-  of the training people themselves, and drawing with it is how a Gaussian reference leaks;
-- D_k: per-position residual variance in component k, rescaled so that every position's total
-  variance equals the training data's;
+- V (P × q): the leading principal axes of the training people, as many as stand above the
+  Marchenko–Pastur edge of the bulk (signal, not the fitting noise of n people in P dimensions)
+  and no more than the membership budget `max_axes` allows; each axis shrunk to the variance a
+  *new* person has along it (Donoho–Gavish–Johnstone's Frobenius-optimal shrinker): sample
+  eigenvalues overstate it by what the axes learned of the training people themselves, and
+  drawing with it is how a Gaussian reference leaks;
+- the populations: a mixture (sklearn GaussianMixture, K by BIC) on the first `population_axes`
+  scores gives each component its mean (which moves only along those axes) and its covariance
+  there (R_k, Λ_k); the further axes (LD beyond the populations) are shared by the components;
+- D: one residual variance per position, shared, so that each position's total variance is the
+  data's (the axes' variances net of the residual's share along them, as in probabilistic PCA);
 - π_{k|y}: the label's share of each component (the whole cohort's for the null class).
 
 Under x_t = a·x0 + s·ε (a = sqrt(ᾱ_t), s = sqrt(1 − ᾱ_t)), x_t | k ~ N(a μ_k, C_k) with
@@ -25,8 +27,8 @@ C_k = a² Σ_k + s² I, so the optimal ε-prediction is closed form:
 
     E[ε | x_t, y] = s · Σ_k r_k(x_t) · C_k⁻¹ (x_t − a μ_k),   r_k ∝ π_{k|y} N(x_t; a μ_k, C_k)
 
-computed with Woodbury's identity in O(P·q) per person and component; the small q × q matrices
-are precomputed for every t. With K = 1, μ = 0, Σ = I it is the plain `sqrt(1 − ᾱ_t)·x_t`.
+computed with Woodbury's identity in O(P·q) per person; the small q × q matrices are precomputed
+for every t. With K = 1, μ = 0, Σ = I it is the plain `sqrt(1 − ᾱ_t)·x_t`.
 The engine stays ignorant of genes: the prior sees (genes, 8) tensors, a mask and a class.
 """
 

@@ -141,9 +141,10 @@ def evaluate(
             "synthetic": {},
         }
         ref = result["real"]
-        train_std = train.standardised(mean, std, mask, train_full)[:, mask]
-        axes = principal_axes(train_std) if "dispersion" in metrics else None
-        if axes is not None:
+        axes = None
+        if "dispersion" in metrics:
+            train_std = train.standardised(mean, std, mask, train_full)[:, mask]
+            axes = principal_axes(train_std)
             ref["dispersion"] = dispersion(train_std, test.standardised(mean, std, mask, test_full)[:, mask], axes)
         if "aa" in metrics:
             ref["aa"] = aa_pair(train.raw, test.raw, n_test)

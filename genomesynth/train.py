@@ -208,8 +208,14 @@ def model_from_checkpoint(state: dict[str, Any], weights: str = "ema") -> torch.
     bcfg = backbone_config(config["backbone"], config["preset"], config["model"])
     model = build(config["backbone"], state["store"]["n_genes_padded"], len(state["store"]["label_names"]), bcfg)
     model.load_state_dict(state[weights])
-    prior = PopulationPrior.from_state(state["prior"])
-    return PriorResidual(model, Schedule.named(config["schedule"], config["timesteps"]), prior).eval()
+    return PriorResidual(model, Schedule.named(config["schedule"], config["timesteps"]), checkpoint_prior(state)).eval()
+
+
+def checkpoint_prior(state: dict[str, Any]) -> PopulationPrior:
+    """The run's prior; runs saved before priors existed were residuals over the isotropic one."""
+    if "prior" in state:
+        return PopulationPrior.from_state(state["prior"])
+    return PopulationPrior.isotropic(state["store"]["mask"], len(state["store"]["label_names"]))
 
 
 def fit_prior(config: TrainConfig, data: LatentData, n_classes: int) -> PopulationPrior:
@@ -239,7 +245,7 @@ def train(
     progress = progress or quiet()
     state = load_checkpoint(run_dir, "last") if resume else None
     if state is not None:  # the run's config wins; only the length of training may change
-        saved = TrainConfig(**state["config"])
+        saved = TrainConfig(**{"prior": "isotropic", **state["config"]})  # runs from before priors: isotropic
         config = dataclasses.replace(saved, epochs=(config or saved).epochs, max_steps=(config or saved).max_steps,
                                      device=(config or saved).device)
     config = config or TrainConfig()
@@ -278,8 +284,7 @@ def train(
             "x0_range": data.value_range(),
         }
 
-        prior = (PopulationPrior.from_state(state["prior"]) if state is not None
-                 else fit_prior(config, data, len(names))).to(device)
+        prior = (checkpoint_prior(state) if state is not None else fit_prior(config, data, len(names))).to(device)
         bcfg = backbone_config(config.backbone, config.preset, config.model)
         model = build(config.backbone, store.n_genes_padded, len(names), bcfg).to(device)
         ema = copy.deepcopy(model).eval().requires_grad_(False)

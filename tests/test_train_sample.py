@@ -169,3 +169,20 @@ def test_every_backbone_trains_and_keeps_population_structure(structured_store, 
             return dispersion(real.latents[:][:, mask], syn.latents[:][:, mask])["pc1"]
 
     assert 0.8 < pc1_ratio("population") < 1.25
+
+
+def test_a_run_saved_before_priors_existed_samples_and_resumes_as_isotropic(toy_store, tmp_path):
+    config = TrainConfig(backbone="transformer", max_steps=6, epochs=100, batch_size=64, timesteps=50, seed=0,
+                         recon_bins=2)
+    train(toy_store, tmp_path / "run", config)
+    for name in ("last.pt", "best.pt"):  # strip what this version adds, as an older checkpoint lacks it
+        state = torch.load(tmp_path / "run" / name, weights_only=False)
+        del state["prior"]
+        for key in ("prior", "prior_rank", "prior_components"):
+            state["config"].pop(key)
+        torch.save(state, tmp_path / "run" / name)
+    sample(tmp_path / "run", tmp_path / "syn.zarr", SampleConfig(n=8, sampler="ddim", steps=5, seed=0))
+    summary = train(toy_store, tmp_path / "run", TrainConfig(max_steps=9, epochs=100), resume=True)
+    assert summary.steps == 9
+    state = torch.load(tmp_path / "run" / "last.pt", weights_only=False)
+    assert state["config"]["prior"] == "isotropic" and state["prior"]["basis"].shape[1] == 0

@@ -32,7 +32,8 @@ class Section:
     rows: list[Row]
 
 
-def _get(d: Any, *path: str) -> Any:
+def lookup(d: Any, *path: str) -> Any:
+    """d[path[0]][path[1]]…, or None where a key is missing."""
     for key in path:
         if not isinstance(d, dict) or key not in d:
             return None
@@ -48,13 +49,13 @@ def sections(result: dict[str, Any]) -> tuple[list[str], list[Section]]:
 
     def row(label: str, real_path: tuple[str, ...] | None, path: tuple[str, ...], target: str, fmt: str = "{:.3f}",
             sd: bool = False) -> Row:
-        get: Callable[[Any], Any] = (lambda d: _get(d, *path, "mean")) if sd else (lambda d: _get(d, *path))
-        r = (_get(real, *real_path, "mean") if sd else _get(real, *real_path)) if real_path else None
+        get: Callable[[Any], Any] = (lambda d: lookup(d, *path, "mean")) if sd else (lambda d: lookup(d, *path))
+        r = (lookup(real, *real_path, "mean") if sd else lookup(real, *real_path)) if real_path else None
         return Row(label, r, [get(s) for s in syn], target, fmt,
-                   [_get(s, *path, "sd") for s in syn] if sd else None,
-                   _get(real, *real_path, "sd") if sd and real_path else None)
+                   [lookup(s, *path, "sd") for s in syn] if sd else None,
+                   lookup(real, *real_path, "sd") if sd and real_path else None)
 
-    if _get(real, "dispersion") is not None or (syn and _get(syn[0], "dispersion")):
+    if lookup(real, "dispersion") is not None or (syn and lookup(syn[0], "dispersion")):
         out.append(Section("Dispersion: variance relative to the real training people (real = held-out)",
                            "as real; 0 = collapsed to the mean, ≫ 1 = too spread", [
             row("per position (median)", ("dispersion", "per_position"), ("dispersion", "per_position"), "real"),
@@ -63,19 +64,19 @@ def sections(result: dict[str, Any]) -> tuple[list[str], list[Section]]:
             row("along real PC3", ("dispersion", "pc3"), ("dispersion", "pc3"), "real"),
             row("along real PC1–10 (mean)", ("dispersion", "pc_mean"), ("dispersion", "pc_mean"), "real"),
         ]))
-    classifiers = list(_get(real, "tstr") or (_get(syn[0], "tstr") if syn else None) or {})
+    classifiers = list(lookup(real, "tstr") or (lookup(syn[0], "tstr") if syn else None) or {})
     if classifiers:
         rows = []
         for c in classifiers:
             for metric, short in (("accuracy", "acc"), ("balanced_accuracy", "bal. acc"), ("roc_auc", "AUC")):
                 rows.append(row(f"{c} {short}", ("tstr", c, metric), ("tstr", c, metric), "max", "{:.3f}", sd=True))
         out.append(Section("Utility: train on synthetic, test on real (real = train on real)", "higher; real is the ceiling", rows))
-    if _get(real, "nn_test") is not None or (syn and _get(syn[0], "nn_test")):
+    if lookup(real, "nn_test") is not None or (syn and lookup(syn[0], "nn_test")):
         out.append(Section("Nearest-neighbour test, k = %s" % result["settings"]["k"], "0.5", [
             row("vs train", ("nn_test",), ("nn_test", "train"), "ideal:0.5"),
             row("vs held-out", ("nn_test",), ("nn_test", "test"), "ideal:0.5"),
         ]))
-    if _get(real, "aa") is not None or (syn and _get(syn[0], "aa")):
+    if lookup(real, "aa") is not None or (syn and lookup(syn[0], "aa")):
         out.append(Section("Nearest-neighbour adversarial accuracy", "the real reference (train vs held-out), not necessarily 0.5", [
             row("AA_truth (train)", ("aa", "truth"), ("aa", "train", "truth"), "real"),
             row("AA_syn (train)", ("aa", "syn"), ("aa", "train", "syn"), "real"),
@@ -85,7 +86,7 @@ def sections(result: dict[str, Any]) -> tuple[list[str], list[Section]]:
             row("AA (held-out)", ("aa", "aa"), ("aa", "test", "aa"), "real"),
             row("privacy loss", None, ("privacy_loss",), "ideal:0"),
         ]))
-    if syn and _get(syn[0], "mia_auc") is not None:
+    if syn and lookup(syn[0], "mia_auc") is not None:
         out.append(Section("Privacy: memorisation and membership inference", "see each row", [
             row("DCR to train (median)", None, ("dcr", "train_median"), "max", "{:.4f}"),
             row("DCR to held-out (median)", None, ("dcr", "test_median"), "max", "{:.4f}"),
@@ -94,7 +95,7 @@ def sections(result: dict[str, Any]) -> tuple[list[str], list[Section]]:
             row("exact copies (0)", None, ("dcr", "exact_copies"), "min", "{:.0f}"),
             row("membership inference AUC (0.5)", None, ("mia_auc",), "ideal:0.5"),
         ]))
-    if _get(real, "genotype") is not None or (syn and _get(syn[0], "genotype")):
+    if lookup(real, "genotype") is not None or (syn and lookup(syn[0], "genotype")):
         out.append(Section("Genotypes after decoding (real = held-out vs train)", "as real", [
             row("allele frequency r (1)", ("genotype", "allele_frequency_r"), ("genotype", "allele_frequency_r"), "max"),
             row("allele frequency MAE (0)", ("genotype", "allele_frequency_mae"), ("genotype", "allele_frequency_mae"), "min", "{:.4f}"),

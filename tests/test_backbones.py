@@ -36,7 +36,7 @@ def test_label_and_time_change_the_output(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_an_untrained_backbone_predicts_no_residual(name):
-    """Zero output layers: the engine's denoiser starts as the Gaussian-optimal one (precondition.py)."""
+    """Zero output layers: the engine's denoiser starts as the prior's optimal one (precondition.py)."""
     model = build(name, 32, 2, backbone_config(name, "tiny"))
     out = model(torch.randn(3, 32, 8), torch.tensor([1, 500, 999]), torch.tensor([0, 1, 2]))
     assert torch.all(out == 0)

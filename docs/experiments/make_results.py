@@ -14,7 +14,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from genomesynth.report import markdown
+from genomesynth.report import lookup, markdown
 from genomesynth.store import open_store
 
 DOCS = Path(__file__).resolve().parents[1]
@@ -28,42 +28,34 @@ TITLES = {
 }
 
 
-def _get(d: dict, *path: str) -> float | None:
-    for key in path:
-        if not isinstance(d, dict) or key not in d:
-            return None
-        d = d[key]
-    return d  # type: ignore[return-value]
-
-
 def targets(result: dict) -> list[str]:
     """Each store against issue 9's targets: ✓ where met. Dispersion along the PCs is judged against
     the held-out reference column (new people of the cohort), the per-position ratio against 1."""
     real = result["real"]
     checks = [
         ("PC1–3, PC1–10 ×0.8–1.25 of held-out", lambda s: all(
-            0.8 <= _get(s, "dispersion", k) / _get(real, "dispersion", k) <= 1.25 for k in ("pc1", "pc2", "pc3", "pc_mean")),
-         lambda s: "/".join(f"{_get(s, 'dispersion', k):.2f}" for k in ("pc1", "pc2", "pc3", "pc_mean"))),
-        ("per position 0.9–1.1", lambda s: 0.9 <= _get(s, "dispersion", "per_position") <= 1.1,
-         lambda s: f"{_get(s, 'dispersion', 'per_position'):.2f}"),
-        ("PCA overlap ≥ 0.8 × real", lambda s: _get(s, "genotype", "pca_overlap") >= 0.8 * _get(real, "genotype", "pca_overlap"),
-         lambda s: f"{_get(s, 'genotype', 'pca_overlap'):.2f}"),
+            0.8 <= lookup(s, "dispersion", k) / lookup(real, "dispersion", k) <= 1.25 for k in ("pc1", "pc2", "pc3", "pc_mean")),
+         lambda s: "/".join(f"{lookup(s, 'dispersion', k):.2f}" for k in ("pc1", "pc2", "pc3", "pc_mean"))),
+        ("per position 0.9–1.1", lambda s: 0.9 <= lookup(s, "dispersion", "per_position") <= 1.1,
+         lambda s: f"{lookup(s, 'dispersion', 'per_position'):.2f}"),
+        ("PCA overlap ≥ 0.8 × real", lambda s: lookup(s, "genotype", "pca_overlap") >= 0.8 * lookup(real, "genotype", "pca_overlap"),
+         lambda s: f"{lookup(s, 'genotype', 'pca_overlap'):.2f}"),
         ("AA train, held-out ± 0.06 of real", lambda s: all(
-            abs(_get(s, "aa", w, "aa") - _get(real, "aa", "aa")) <= 0.06 for w in ("train", "test")),
-         lambda s: f"{_get(s, 'aa', 'train', 'aa'):.2f}/{_get(s, 'aa', 'test', 'aa'):.2f}"),
-        ("MIA ≤ 0.55", lambda s: _get(s, "mia_auc") <= 0.55, lambda s: f"{_get(s, 'mia_auc'):.3f}"),
-        ("closer than p5 ≤ 0.07", lambda s: _get(s, "dcr", "share_closer_than_p5") <= 0.07,
-         lambda s: f"{_get(s, 'dcr', 'share_closer_than_p5'):.3f}"),
-        ("0 copies", lambda s: _get(s, "dcr", "exact_copies") == 0, lambda s: f"{_get(s, 'dcr', 'exact_copies'):.0f}"),
-        ("privacy loss ≤ 0.05", lambda s: _get(s, "privacy_loss") <= 0.05, lambda s: f"{_get(s, 'privacy_loss'):.3f}"),
+            abs(lookup(s, "aa", w, "aa") - lookup(real, "aa", "aa")) <= 0.06 for w in ("train", "test")),
+         lambda s: f"{lookup(s, 'aa', 'train', 'aa'):.2f}/{lookup(s, 'aa', 'test', 'aa'):.2f}"),
+        ("MIA ≤ 0.55", lambda s: lookup(s, "mia_auc") <= 0.55, lambda s: f"{lookup(s, 'mia_auc'):.3f}"),
+        ("closer than p5 ≤ 0.07", lambda s: lookup(s, "dcr", "share_closer_than_p5") <= 0.07,
+         lambda s: f"{lookup(s, 'dcr', 'share_closer_than_p5'):.3f}"),
+        ("0 copies", lambda s: lookup(s, "dcr", "exact_copies") == 0, lambda s: f"{lookup(s, 'dcr', 'exact_copies'):.0f}"),
+        ("privacy loss ≤ 0.05", lambda s: lookup(s, "privacy_loss") <= 0.05, lambda s: f"{lookup(s, 'privacy_loss'):.3f}"),
     ]
-    if _get(real, "tstr", "mlp") is not None:
-        checks.append(("TSTR/TRTR (MLP) ≥ 0.95", lambda s: _get(s, "tstr", "mlp", "accuracy", "mean")
-                       >= 0.95 * _get(real, "tstr", "mlp", "accuracy", "mean"),
-                       lambda s: f"{_get(s, 'tstr', 'mlp', 'accuracy', 'mean') / _get(real, 'tstr', 'mlp', 'accuracy', 'mean'):.2f}"))
+    if lookup(real, "tstr", "mlp") is not None:
+        checks.append(("TSTR/TRTR (MLP) ≥ 0.95", lambda s: lookup(s, "tstr", "mlp", "accuracy", "mean")
+                       >= 0.95 * lookup(real, "tstr", "mlp", "accuracy", "mean"),
+                       lambda s: f"{lookup(s, 'tstr', 'mlp', 'accuracy', 'mean') / lookup(real, 'tstr', 'mlp', 'accuracy', 'mean'):.2f}"))
     reference = (f"held-out reference: PC1/2/3/1–10 "
-                 + "/".join(f"{_get(real, 'dispersion', k):.2f}" for k in ("pc1", "pc2", "pc3", "pc_mean"))
-                 + f", AA {_get(real, 'aa', 'aa'):.2f}, PCA overlap {_get(real, 'genotype', 'pca_overlap'):.2f}")
+                 + "/".join(f"{lookup(real, 'dispersion', k):.2f}" for k in ("pc1", "pc2", "pc3", "pc_mean"))
+                 + f", AA {lookup(real, 'aa', 'aa'):.2f}, PCA overlap {lookup(real, 'genotype', 'pca_overlap'):.2f}")
     lines = [f"**Issue 9's targets** (✓ met; {reference})", "",
              "| store | " + " | ".join(c[0] for c in checks) + " |", "|---|" + "---|" * len(checks)]
     for name, syn in result["synthetic"].items():

@@ -241,20 +241,20 @@ class PopulationPrior(nn.Module):
             return self._tables[key]
         ab = schedule.alpha_bar.to(self.mean.device)
         real = self.mask.reshape(-1)
-        basis, rot, lam = self.basis, self.rotation.double(), self.lam.double()
+        basis, rot32 = self.basis, self.rotation
+        rot, lam, diag, mean = self.rotation.double(), self.lam.double(), self.diag.double(), self.mean.double()
         parts: dict[str, list[torch.Tensor]] = {"m_inv": [], "mu_axes": [], "mu_quad": [], "logdet": []}
         for start in range(0, len(ab), 50):
             a2 = ab[start : start + 50, None]  # (t, 1)
-            inv_delta = 1 / (a2 * self.diag.double()[None] + 1 - a2)  # (t, P)
+            inv_delta = 1 / (a2 * diag[None] + 1 - a2)  # (t, P)
             gram = (basis.T[None] * inv_delta.float()[:, None]) @ basis  # VᵀΔ⁻¹V (t, q, q)
-            rot32 = rot.float()
             inner = (rot32.transpose(1, 2)[None] @ gram[:, None] @ rot32[None]).double()  # R_kᵀ VᵀΔ⁻¹V R_k
             a2lam = a2[..., None] * lam[None]  # (t, K, q)
             chol = torch.linalg.cholesky(inner + torch.diag_embed(1 / a2lam))
             parts["m_inv"].append(torch.cholesky_inverse(chol))
-            mu_delta = self.mean.double()[None] * inv_delta[:, None]  # (t, K, P)
+            mu_delta = mean[None] * inv_delta[:, None]  # (t, K, P)
             parts["mu_axes"].append(((mu_delta.float() @ basis).double()[..., None, :] @ rot[None]).squeeze(-2))
-            parts["mu_quad"].append((mu_delta * self.mean.double()[None]).sum(-1))
+            parts["mu_quad"].append((mu_delta * mean[None]).sum(-1))
             # log det C = Σ log Δ + log det(I + a²Λ UᵀΔ⁻¹U) = Σ log Δ + log det M + Σ log(a²λ)
             parts["logdet"].append(-inv_delta[:, real].log().sum(-1, keepdim=True)
                                    + 2 * chol.diagonal(dim1=-2, dim2=-1).log().sum(-1) + a2lam.log().sum(-1))
@@ -294,7 +294,7 @@ class PopulationPrior(nn.Module):
 
     @torch.no_grad()
     def sample(self, y: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Draw x0 (B, genes, 8) from the prior directly (for tests and as a reference generator)."""
+        """Draw x0 (B, genes, 8) from the prior directly, without the diffusion (tests use it)."""
         b = len(y)
         k = torch.multinomial(self.log_weights[y].exp(), 1, generator=generator).squeeze(1)
         dev = self.mean.device

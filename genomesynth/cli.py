@@ -73,6 +73,23 @@ def main() -> None:
         sys.exit(1)
 
 
+def _new_output(path: Path | None, overwrite: bool) -> None:
+    """Figures and JSON follow the stores' rule: an existing file is replaced only with --overwrite."""
+    if path is None:
+        return
+    if path.exists() and not overwrite:
+        raise GenomesynthError(f"{path}: already exists; pass --overwrite to replace it")
+    if not path.parent.is_dir():
+        raise GenomesynthError(f"{path}: folder {path.parent} does not exist; create it first")
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Write a file whole or not at all (a temporary sibling, then a rename)."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
 def _table(title: str, rows: list[tuple[str, Any]]) -> Table:
     table = Table(title=title, show_header=False, title_justify="left")
     table.add_column(style="bold")
@@ -154,11 +171,16 @@ def decode(
 def info(
     store: Annotated[Path, typer.Argument(help="Any genomesynth store.")],
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    verify: Annotated[bool, typer.Option("--verify", help="Re-read every chunk: missing, damaged or non-finite ones.")] = False,
 ) -> None:
     """Summarise a store: schema, shapes, labels, split, provenance."""
     import json
 
     from genomesynth.store import open_store
+
+    if verify:
+        _verify(store, json_out)
+        return
 
     with open_store(store) as s:
         d = s.describe()
@@ -182,6 +204,31 @@ def info(
     if d.get("model"):
         rows.append(("model", d["model"]))
     out.print(_table(f"store {Path(d['path']).name}", rows))
+
+
+def _verify(store: Path, json_out: bool) -> None:
+    """`info --verify`: every chunk re-read and checked; exit 2 naming what is damaged."""
+    import dataclasses as dc
+    import json
+
+    from genomesynth.store import verify
+
+    with console.status("verifying every chunk…"):
+        report = verify(store)
+    if json_out:
+        typer.echo(json.dumps({**dc.asdict(report), "ok": report.ok}, indent=2))
+    else:
+        chunks = sum(report.arrays.values())
+        basis = ("checksums written with the store" if report.integrity_record
+                 else "no checksums (written before genomesynth recorded them): readability and finite values only")
+        out.print(_table(f"verify {store.name}", [
+            ("arrays", f"{len(report.arrays)} ({chunks:,} chunks read)"), ("against", basis),
+            ("result", "intact" if report.ok else f"{len(report.problems)} problem(s)"),
+        ]))
+        for line in report.problems:
+            out.print(f"  {line}", highlight=False, soft_wrap=True)
+    if not report.ok:
+        raise GenomesynthError(f"{store}: {len(report.problems)} problem(s) with missing or damaged chunks (listed above); recreate the store")
 
 
 # -- train / sample ------------------------------------------------------------------------------
@@ -237,13 +284,16 @@ def train(
     unknown = set(settings) - {f.name for f in dataclasses.fields(TrainConfig)}
     if unknown:
         raise GenomesynthError(f"{config}: unknown settings {', '.join(sorted(unknown))}")
-    train_config = TrainConfig(**settings)
+    try:
+        train_config = TrainConfig(**settings)
+    except TypeError as exc:
+        raise GenomesynthError(f"{config}: {exc}") from exc
     if train_config.backbone not in NAMES:
         raise GenomesynthError(f"unknown backbone {train_config.backbone!r}; choose one of {', '.join(NAMES)}")
     if train_config.schedule not in ("linear", "cosine"):
         raise GenomesynthError(f"--schedule {train_config.schedule!r}: use linear or cosine")
     with make_progress(not quiet) as progress:
-        s = run(store, output, train_config, resume=resume, progress=progress)
+        s = run(store, output, train_config, resume=resume, changes=set(settings), progress=progress)
     if int(os.environ.get("RANK", "0")) != 0:
         return
     out.print(_table(f"train {s.backbone}", [
@@ -326,6 +376,7 @@ def evaluate(
     json_path: Annotated[Path | None, typer.Option("--json", help="Write the result as JSON here.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     seed: Seed = 0,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the --json file if it exists.")] = False,
     quiet: Quiet = False,
 ) -> None:
     """Fidelity, utility and privacy of synthetic stores, side by side with the real reference."""
@@ -336,6 +387,7 @@ def evaluate(
     from genomesynth.report import rich_tables
     from genomesynth.train import resolve_device
 
+    _new_output(json_path, overwrite)
     chosen = METRICS if metrics == "all" else tuple(m.strip() for m in metrics.split(",") if m.strip())
     config = EvalConfig(metrics=chosen, classifiers=tuple(c.strip() for c in classifiers.split(",") if c.strip()),
                         k=k, repeats=repeats, max_people=max_people, classifier_epochs=classifier_epochs, seed=seed,
@@ -345,7 +397,7 @@ def evaluate(
     for table in rich_tables(result):
         out.print(table)
     if json_path:
-        json_path.write_text(json.dumps(result, indent=2))
+        _write_text(json_path, json.dumps(result, indent=2))
         console.print(f"wrote {json_path}")
 
 
@@ -364,10 +416,12 @@ def plot_umap(
     by_label: Annotated[bool, typer.Option("--by-label", help="Marker per label.")] = False,
     max_people: Annotated[int, typer.Option(help="People drawn per set.")] = 2000,
     seed: Seed = 0,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the figure if it exists.")] = False,
 ) -> None:
     """UMAP (cosine) of real train, real held-out and each synthetic store (paper Fig. 5)."""
     from genomesynth.plots import umap_plot
 
+    _new_output(output, overwrite)
     with console.status("UMAP…"):
         s = umap_plot(real, synthetic, output, names=name or None, by_label=by_label, max_people=max_people, seed=seed)
     console.print(f"wrote {s['output']} ({s['points']:,} people: {', '.join(s['groups'])})")
@@ -378,10 +432,12 @@ def plot_curves(
     runs: Annotated[list[Path], typer.Argument(help="Run folders from `train`.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Figure to write.")],
     name: Annotated[list[str] | None, typer.Option("--name", help="Legend name per run (repeat).")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the figure if it exists.")] = False,
 ) -> None:
     """Loss curves and reconstruction error vs noise level per run (paper Fig. 3–4)."""
     from genomesynth.plots import curves_plot
 
+    _new_output(output, overwrite)
     s = curves_plot(runs, output, names=name or None)
     console.print(f"wrote {s['output']} ({s['runs']} runs)")
 
@@ -391,10 +447,12 @@ def plot_metrics(
     metrics_json: Annotated[Path, typer.Argument(help="JSON from `genomesynth eval --json`.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Figure to write.")],
     classifier: Annotated[str, typer.Option(help="Whose TSTR accuracy: mlp, transformer or cnn.")] = "mlp",
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the figure if it exists.")] = False,
 ) -> None:
     """Utility vs privacy: TSTR accuracy against MIA AUC and privacy loss, one point per store."""
     from genomesynth.plots import metrics_plot
 
+    _new_output(output, overwrite)
     s = metrics_plot(metrics_json, output, classifier=classifier)
     console.print(f"wrote {s['output']} ({s['stores']} stores)")
 

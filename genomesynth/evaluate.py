@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from rich.progress import Progress
 
-from genomesynth import __version__
+from genomesynth import __version__, checks
 from genomesynth.compress import load_codec
 from genomesynth.errors import GenomesynthError
 from genomesynth.metrics.adversarial import adversarial_accuracy, equal_subsamples, nn_test
@@ -43,6 +43,10 @@ class EvalConfig:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
+        checks.whole("k", self.k)
+        checks.whole("repeats", self.repeats)
+        checks.whole("max_people", self.max_people, 2)
+        checks.whole("classifier_epochs", self.classifier_epochs)
         unknown = set(self.metrics) - set(METRICS)
         if unknown:
             raise GenomesynthError(f"--metrics: unknown {', '.join(sorted(unknown))}; choose from all,{','.join(METRICS)}")
@@ -100,8 +104,11 @@ def evaluate(
         mean, std = real_store.read("stats/mean"), real_store.read("stats/std")
         split = real_store.split()
         train_idx, test_idx = np.flatnonzero(split == "train"), np.flatnonzero(split == "test")
-        if len(test_idx) < 2:
-            raise GenomesynthError(f"{real}: has no held-out people; compress with --test-fraction > 0 to evaluate")
+        if len(test_idx) < 2 or len(train_idx) < 2:
+            raise GenomesynthError(
+                f"{real}: {len(train_idx)} training and {len(test_idx)} held-out people; evaluation needs at least "
+                "2 of each (compress a larger cohort with --test-fraction > 0)"
+            )
         cap = config.max_people
         train_sub = np.sort(rng.choice(train_idx, min(cap, len(train_idx)), replace=False))
         train, train_full = _load(real_store, train_sub, mask)
@@ -161,6 +168,8 @@ def evaluate(
             progress.update(task, status=name)
             with open_store(path) as syn_store:
                 _check_compatible(real_store, syn_store)
+                if syn_store.n_people < 2:
+                    raise GenomesynthError(f"{path}: {syn_store.n_people} synthetic people; evaluation needs at least 2")
                 pick = np.sort(rng.choice(syn_store.n_people, min(cap, syn_store.n_people), replace=False))
                 syn, syn_full = _load(syn_store, pick, mask)
             out: dict[str, Any] = {"people": len(pick)}

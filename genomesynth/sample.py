@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from rich.progress import Progress
 
+from genomesynth import checks
 from genomesynth.diffusion.samplers import sample as draw
 from genomesynth.diffusion.schedule import Schedule
 from genomesynth.errors import GenomesynthError
@@ -33,6 +34,15 @@ class SampleConfig:
     checkpoint: str = "best"
     seed: int = 0
     device: str = "auto"
+
+    def __post_init__(self) -> None:
+        checks.whole("n", self.n)
+        checks.whole("batch_size", self.batch_size)
+        checks.whole("steps", self.steps, optional=True)
+        checks.number("eta", self.eta, 0, 1)
+        checks.number("guidance", self.guidance, 0)
+        if self.sampler not in ("ddpm", "ddim"):
+            raise GenomesynthError(f"--sampler {self.sampler!r}: use ddpm or ddim")
 
 
 @dataclass
@@ -90,10 +100,6 @@ def sample(
     """Draw config.n synthetic people from a run's EMA weights into a store at `output`."""
     config = config or SampleConfig()
     progress = progress or quiet()
-    if config.n < 1:
-        raise GenomesynthError("-n must be at least 1")
-    if config.sampler not in ("ddpm", "ddim"):
-        raise GenomesynthError(f"--sampler {config.sampler!r}: use ddpm or ddim")
     writer = StoreWriter(output, overwrite=overwrite)
     state = load_checkpoint(Path(run_dir), config.checkpoint)
     ref = state["store"]
@@ -128,6 +134,11 @@ def sample(
                 y = torch.as_tensor(labels[start : start + config.batch_size], device=device)
                 x = draw(denoise, schedule, y, mask, sampler=config.sampler, steps=config.steps, eta=config.eta,
                          guidance=config.guidance, null_class=len(names), generator=generator, clip=clip)
+                if not torch.isfinite(x).all():
+                    raise GenomesynthError(
+                        f"{run_dir}: the model drew NaN or infinite values (people {start + 1}–{start + len(y)}); "
+                        "nothing was written — the run diverged: sample an earlier checkpoint (--checkpoint) or retrain"
+                    )
                 x = (x * std + mean) * mask  # back from standardised space; padding exactly 0
                 latents[start : start + len(y)] = x.float().cpu().numpy()
                 progress.update(task, completed=start + len(y))

@@ -17,16 +17,27 @@ Layout (names follow sgkit / the VCF Zarr spec where a convention exists)::
 
 Attributes: schema_version, role, ploidy, contigs, label_names, pad_multiple, provenance and,
 for synthetic stores, the model run they came from.  Only this module opens store files.
+
+Integrity: a store is built at a temporary sibling path and renamed into place only when complete
+(never over a store that appeared meanwhile, unless --overwrite). Before the rename every array's
+chunk grid and a CRC-32 per chunk go into attrs["integrity"]. Opening a store checks that every
+chunk file is there (a deleted Zarr chunk would otherwise read back as zeros); every read of
+latents refuses damaged chunks and non-finite values; `verify` re-reads and checks every chunk.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import shutil
+import socket
 import tempfile
 import uuid
+import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
@@ -69,6 +80,8 @@ class _Backend(Protocol):
     def empty(self, name: str, shape: tuple[int, ...], dtype: str, chunks: tuple[int, ...]) -> _ArrayLike: ...
     def array(self, name: str) -> _ArrayLike: ...
     def has(self, name: str) -> bool: ...
+    def names(self) -> list[str]: ...
+    def chunk_files(self, name: str) -> set[tuple[int, ...]] | None: ...
     def read_strings(self, name: str) -> np.ndarray: ...
     def attrs(self) -> dict[str, Any]: ...
     def set_attrs(self, attrs: dict[str, Any]) -> None: ...
@@ -76,20 +89,44 @@ class _Backend(Protocol):
 
 
 class _ZarrBackend:
+    # every chunk is written, even one equal to the fill value: a missing chunk file then always
+    # means damage (zarr would otherwise read it back as the fill value without a word)
+    _CONFIG = {"write_empty_chunks": True}
+
     def __init__(self, path: Path, mode: str) -> None:
         import zarr
 
+        self.path = path
         self._group = zarr.open_group(str(path), mode=mode)
 
     def create(self, name: str, data: np.ndarray, chunks: tuple[int, ...] | None = None) -> None:
         if data.dtype.kind in "UO":
-            array = self._group.create_array(name, shape=data.shape, dtype=str)
+            array = self._group.create_array(name, shape=data.shape, dtype=str, config=self._CONFIG)
             array[...] = data.astype(object)
         else:
-            self._group.create_array(name, data=data, chunks=chunks or "auto")
+            self._group.create_array(name, data=data, chunks=chunks or "auto", config=self._CONFIG)
 
     def empty(self, name: str, shape: tuple[int, ...], dtype: str, chunks: tuple[int, ...]) -> _ArrayLike:
-        return self._group.create_array(name, shape=shape, dtype=dtype, chunks=chunks, fill_value=0)
+        return self._group.create_array(name, shape=shape, dtype=dtype, chunks=chunks, fill_value=0,
+                                        config=self._CONFIG)
+
+    def names(self) -> list[str]:
+        import zarr
+
+        return sorted(name for name, node in self._group.members(max_depth=None) if isinstance(node, zarr.Array))
+
+    def chunk_files(self, name: str) -> set[tuple[int, ...]]:
+        """The grid indices of the chunk files present on disk (default chunk key encoding c/i/j/…)."""
+        root = self.path / name / "c"
+        found: set[tuple[int, ...]] = set()
+        for folder, _, files in os.walk(root):
+            rel = Path(folder).relative_to(root).parts
+            for f in files:
+                try:
+                    found.add(tuple(int(part) for part in (*rel, f)))
+                except ValueError:
+                    continue
+        return found
 
     def array(self, name: str) -> _ArrayLike:
         return self._group[name]  # type: ignore[return-value]
@@ -140,6 +177,14 @@ class _H5Backend:
     def array(self, name: str) -> _ArrayLike:
         return self._file[name]
 
+    def names(self) -> list[str]:
+        found: list[str] = []
+        self._file.visititems(lambda name, obj: found.append(name) if isinstance(obj, self._h5py.Dataset) else None)
+        return sorted(found)
+
+    def chunk_files(self, name: str) -> set[tuple[int, ...]] | None:
+        return None  # one file: damage shows when a chunk is read
+
     def has(self, name: str) -> bool:
         return name in self._file
 
@@ -163,6 +208,18 @@ def _open_backend(path: Path, mode: str, kind: str | None = None) -> _Backend:
     return _ZarrBackend(path, mode) if kind == "zarr" else _H5Backend(path, mode)
 
 
+def _open_for_reading(path: Path) -> _Backend:
+    backend_for(path)
+    if not path.exists():
+        raise GenomesynthError(f"{path}: no such store; create one with `genomesynth compress`")
+    try:
+        return _open_backend(path, "r")
+    except GenomesynthError:
+        raise
+    except Exception as exc:  # zarr/h5py raise many types for a damaged or foreign file
+        raise GenomesynthError(f"{path}: not a readable genomesynth store ({exc})") from exc
+
+
 class Store:
     """Read access to a store; arrays are read lazily, latents a batch of people at a time."""
 
@@ -174,15 +231,7 @@ class Store:
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> Store:
         path = Path(path)
-        backend_for(path)
-        if not path.exists():
-            raise GenomesynthError(f"{path}: no such store; create one with `genomesynth compress`")
-        try:
-            backend = _open_backend(path, "r")
-        except GenomesynthError:
-            raise
-        except Exception as exc:  # zarr/h5py raise many types for a damaged or foreign file
-            raise GenomesynthError(f"{path}: not a readable genomesynth store ({exc})") from exc
+        backend = _open_for_reading(path)
         store = cls(path, backend)
         version = store.attrs.get("schema_version")
         if version != SCHEMA_VERSION or store.attrs.get("role") not in ROLES:
@@ -191,6 +240,15 @@ class Store:
                 f"{path}: not a genomesynth store of schema version {SCHEMA_VERSION} "
                 f"(found schema_version={version!r}, role={store.attrs.get('role')!r}); "
                 "recreate it with this version of genomesynth"
+            )
+        missing = _missing_chunks(backend, store.attrs.get("integrity"))
+        if missing:
+            backend.close()
+            name, chunks = next(iter(missing.items()))
+            raise GenomesynthError(
+                f"{path}: incomplete store: {sum(map(len, missing.values()))} chunk file(s) missing "
+                f"({name} chunk {'.'.join(map(str, chunks[0]))} first); it was damaged after it was written. "
+                f"Recreate it; `genomesynth info --verify {path}` lists every damaged chunk"
             )
         return store
 
@@ -210,8 +268,9 @@ class Store:
 
     @property
     def latents(self) -> _ArrayLike:
-        """(people, genes_padded, 8) float32, un-standardised PCA scores; slice it, never load whole."""
-        return self._backend.array("latents")
+        """(people, genes_padded, 8) float32, un-standardised PCA scores; slice it, never load whole.
+        Every read refuses an unreadable chunk or a non-finite value with a GenomesynthError."""
+        return _CheckedArray(self._backend.array("latents"), self.path, "latents")
 
     @property
     def n_people(self) -> int:
@@ -238,10 +297,18 @@ class Store:
 
     def read(self, name: str) -> np.ndarray:
         """One whole non-latent array (genes, variants, codec, labels…), strings as str."""
+        if not self._backend.has(name):
+            raise GenomesynthError(
+                f"{self.path}: the store has no array {name!r}; it is damaged or from another tool — "
+                "recreate it with `genomesynth compress` (or give the real store with --codec/--real)"
+            )
         array = self._backend.array(name)
-        if np.dtype(getattr(array, "dtype", np.float32)).kind in "OUT" or _is_h5_string(array):
-            return self._backend.read_strings(name)
-        return np.asarray(array[...])
+        try:
+            if np.dtype(getattr(array, "dtype", np.float32)).kind in "OUT" or _is_h5_string(array):
+                return self._backend.read_strings(name)
+        except Exception as exc:
+            raise _damaged(self.path, name, exc) from exc
+        return np.asarray(_CheckedArray(array, self.path, name)[...])
 
     def mask(self) -> np.ndarray:
         return self.read("mask").astype(bool)
@@ -320,15 +387,162 @@ def _is_h5_string(array: Any) -> bool:
         return False
 
 
+def _damaged(path: Path, name: str, exc: Exception) -> GenomesynthError:
+    return GenomesynthError(
+        f"{path}: array {name} cannot be read ({type(exc).__name__}: {exc}); the store is damaged — "
+        f"`genomesynth info --verify {path}` lists the damaged chunks; recreate the store"
+    )
+
+
+class _CheckedArray:
+    """A store array whose reads fail with one clear line on damage or on NaN/inf values."""
+
+    def __init__(self, array: Any, path: Path, name: str) -> None:
+        self._array, self._path, self._name = array, path, name
+
+    def __getattr__(self, attr: str) -> Any:  # shape, dtype, chunks …
+        return getattr(self._array, attr)
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        try:
+            block = np.asarray(self._array[key])
+        except Exception as exc:  # zarr/h5py/numcodecs raise many types for a cut or corrupt chunk
+            raise _damaged(self._path, self._name, exc) from exc
+        if block.dtype.kind == "f" and not _acceptable(block, self._name):
+            first = int(np.argwhere(~np.isfinite(block))[0][0]) if block.ndim else 0
+            start = (key.start or 0) if isinstance(key, slice) else 0
+            where = f" (person {start + first})" if self._name == "latents" else ""
+            raise GenomesynthError(
+                f"{self._path}: {self._name} holds {'NaN or infinite values' if self._name == 'latents' else 'NaN'}{where}; a store must hold finite "
+                "numbers — it was written by a diverged model or damaged: recreate it"
+            )
+        return block
+
+
+def _acceptable(block: np.ndarray, name: str) -> bool:
+    """Latents must be finite; other float arrays may hold ±inf (decoder thresholds) but never NaN."""
+    return bool(np.isfinite(block).all()) if name == "latents" else not bool(np.isnan(block).any())
+
+
+INTEGRITY_FORMAT = 1
+
+
+def _grid(array: Any) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(chunk shape, chunks per dimension) of an array; an unchunked one is one chunk."""
+    shape = tuple(int(n) for n in array.shape)
+    chunks = tuple(int(c) for c in (getattr(array, "chunks", None) or shape))
+    return chunks, tuple(math.ceil(n / c) if c else 0 for n, c in zip(shape, chunks))
+
+
+def _chunk_crc(array: Any, chunks: tuple[int, ...], index: tuple[int, ...]) -> int:
+    region = tuple(slice(i * c, (i + 1) * c) for i, c in zip(index, chunks))
+    block = np.asarray(array[region])
+    if block.dtype.kind in "OUT" or _is_h5_string(array):
+        text = "\x1f".join(x.decode() if isinstance(x, bytes) else str(x) for x in block.reshape(-1).tolist())
+        return zlib.crc32(text.encode())
+    return zlib.crc32(np.ascontiguousarray(block).tobytes())
+
+
+def _integrity_record(backend: _Backend) -> dict[str, Any]:
+    arrays: dict[str, Any] = {}
+    for name in backend.names():
+        array = backend.array(name)
+        chunks, grid = _grid(array)
+        arrays[name] = {"shape": list(array.shape), "chunks": list(chunks), "grid": list(grid),
+                        "crc32": [_chunk_crc(array, chunks, i) for i in np.ndindex(*grid)]}
+    return {"format": INTEGRITY_FORMAT, "arrays": arrays}
+
+
+def _missing_chunks(backend: _Backend, record: dict[str, Any] | None) -> dict[str, list[tuple[int, ...]]]:
+    """Chunk files (or whole arrays) the integrity record expects and the store lacks (Zarr only)."""
+    missing: dict[str, list[tuple[int, ...]]] = {}
+    if not record:
+        return missing
+    for name, info in record["arrays"].items():
+        if not backend.has(name):
+            missing[name] = [()]
+            continue
+        present = backend.chunk_files(name)
+        if present is None:
+            continue
+        lost = [i for i in np.ndindex(*info["grid"]) if i not in present] if len(present) < math.prod(info["grid"]) else []
+        if lost:
+            missing[name] = lost
+    return missing
+
+
+@dataclass
+class Verification:
+    """What `verify` found: per array, its chunks checked and the problems, one line each."""
+
+    path: str
+    integrity_record: bool
+    arrays: dict[str, int] = field(default_factory=dict)  # name → chunks checked
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify(path: str | os.PathLike[str]) -> Verification:
+    """Re-read every chunk of every array: missing files, unreadable chunks, checksum mismatches
+    against the record written when the store was built, and non-finite values."""
+    path = Path(path)
+    backend = _open_for_reading(path)
+    try:
+        record = backend.attrs().get("integrity")
+        report = Verification(str(path), record is not None)
+        expected = record["arrays"] if record else {}
+        for name, chunk_list in _missing_chunks(backend, record).items():
+            if chunk_list == [()]:
+                report.problems.append(f"{name}: array missing")
+            else:
+                report.problems += [f"{name} chunk {'.'.join(map(str, c))}: file missing" for c in chunk_list]
+        for name in sorted(set(backend.names()) | set(expected)):
+            if not backend.has(name):
+                continue
+            array = backend.array(name)
+            chunks, grid = _grid(array)
+            info = expected.get(name)
+            if info is not None and (list(array.shape) != info["shape"] or list(grid) != info["grid"]):
+                report.problems.append(f"{name}: shape {list(array.shape)} differs from the {info['shape']} it was written with")
+                continue
+            present = backend.chunk_files(name)
+            numeric = np.dtype(getattr(array, "dtype", "O")).kind == "f"
+            for k, index in enumerate(np.ndindex(*grid)):
+                if present is not None and index not in present:
+                    continue  # reported above as a missing file
+                label = f"{name} chunk {'.'.join(map(str, index))}"
+                try:
+                    crc = _chunk_crc(array, chunks, index)
+                    region = tuple(slice(i * c, (i + 1) * c) for i, c in zip(index, chunks))
+                    finite = _acceptable(np.asarray(array[region]), name) if numeric else True
+                except Exception as exc:
+                    report.problems.append(f"{label}: unreadable ({type(exc).__name__}: {exc})")
+                    continue
+                if info is not None and crc != info["crc32"][k]:
+                    report.problems.append(f"{label}: checksum differs from the one written with the store")
+                if not finite:
+                    report.problems.append(f"{label}: holds {'NaN or infinite values' if name == 'latents' else 'NaN'}")
+            report.arrays[name] = math.prod(grid)
+    finally:
+        backend.close()
+    return report
+
+
 class StoreWriter:
     """Builds a store at a temporary sibling path and renames it into place when complete.
 
     An exception inside the `with` block removes the temporary store, so an interrupted run never
-    leaves a store that looks finished.
+    leaves a store that looks finished. The rename never replaces a store that appeared while this
+    one was being written (another writer to the same output) unless `overwrite`; temporary
+    siblings left by killed runs on this host are removed when the next writer starts.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> None:
         self.path = Path(path)
+        self.overwrite = overwrite
         backend_for(self.path)
         if self.path.exists() and not overwrite:
             raise GenomesynthError(f"{self.path}: already exists; pass --overwrite to replace it")
@@ -339,7 +553,8 @@ class StoreWriter:
             tempfile.TemporaryFile(dir=parent).close()
         except OSError:
             raise GenomesynthError(f"{self.path}: folder {parent} is not writable; choose another output") from None
-        self.tmp_path = parent / f".{self.path.name}.tmp-{uuid.uuid4().hex[:8]}"
+        _remove_stale_siblings(parent, self.path.name)
+        self.tmp_path = parent / f".{self.path.name}.tmp-{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._backend: _Backend | None = None
 
     def __enter__(self) -> StoreWriter:
@@ -352,27 +567,95 @@ class StoreWriter:
         return self._backend
 
     def write(self, name: str, data: np.ndarray) -> None:
-        self.backend.create(name, np.asarray(data))
+        data = np.asarray(data)
+        if data.dtype.kind == "f" and np.isnan(data).any():
+            raise GenomesynthError(f"{self.path}: refusing to write NaN into {name}; nothing was written")
+        self.backend.create(name, data)
 
     def create_latents(self, n_people: int, n_genes_padded: int) -> _ArrayLike:
         chunks = (min(max(n_people, 1), people_per_chunk(n_genes_padded)), n_genes_padded, LATENT_DIM)
-        return self.backend.empty("latents", (n_people, n_genes_padded, LATENT_DIM), "float32", chunks)
+        array = self.backend.empty("latents", (n_people, n_genes_padded, LATENT_DIM), "float32", chunks)
+        return _FiniteWrites(array, self.path)
 
     def set_attrs(self, attrs: dict[str, Any]) -> None:
         self.backend.set_attrs(attrs)
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        self.backend.close()
         if exc_type is not None:
+            self.backend.close()
             _remove(self.tmp_path)
             return
-        if self.path.exists():
+        try:
+            self.backend.set_attrs({"integrity": _integrity_record(self.backend)})
+        finally:
+            self.backend.close()
+        self._publish()
+
+    def _publish(self) -> None:
+        """Move the finished store into place: atomically, and never over a newcomer unless asked."""
+        if self.overwrite and self.path.exists():
             old = self.path.parent / f".{self.path.name}.old-{uuid.uuid4().hex[:8]}"
             self.path.rename(old)
             self.tmp_path.rename(self.path)
             _remove(old)
-        else:
-            self.tmp_path.rename(self.path)
+            return
+        try:
+            if self.tmp_path.is_dir():
+                self.tmp_path.rename(self.path)  # fails on an existing non-empty folder
+                return
+            os.link(self.tmp_path, self.path)  # fails on an existing file, unlike rename
+            self.tmp_path.unlink()
+        except OSError:
+            if not self.path.exists():
+                raise
+            _remove(self.tmp_path)
+            raise GenomesynthError(
+                f"{self.path}: was created by another process while this one was writing it; it was left as "
+                "it is and this run's result discarded — write to another -o, or pass --overwrite to replace it"
+            ) from None
+
+
+class _FiniteWrites:
+    """The latents being written: a block with NaN or inf is refused (the build then removes itself)."""
+
+    def __init__(self, array: Any, path: Path) -> None:
+        self._array, self._path = array, path
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._array, attr)
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._array[key]
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        if not np.isfinite(np.asarray(value)).all():
+            raise GenomesynthError(
+                f"{self._path}: refusing to write NaN or infinite latents; nothing was written — the model "
+                "produced non-finite values (a diverged run, or non-finite options): retrain or check the options"
+            )
+        self._array[key] = value
+
+
+_HOST = re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:32] or "host"
+
+
+def _remove_stale_siblings(parent: Path, name: str) -> None:
+    """Remove temporary builds of `name` left by killed processes of this host (pid no longer alive)."""
+    pattern = re.compile(rf"^\.{re.escape(name)}\.tmp-{_HOST}-(\d+)-[0-9a-f]{{8}}$")
+    for sibling in parent.iterdir():
+        match = pattern.match(sibling.name)
+        if match and not _alive(int(match.group(1))):
+            _remove(sibling)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _remove(path: Path) -> None:

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from rich.progress import Progress
 
-from genomesynth import __version__
+from genomesynth import __version__, checks
 from genomesynth.backbones import backbone_config, build, parameter_count
 from genomesynth.diffusion.loss import masked_mse, masked_mse_per_sample
 from genomesynth.diffusion.precondition import PriorResidual
@@ -61,6 +61,25 @@ class TrainConfig:
     prior: str = "population"  # the denoiser F is a residual over: population (prior.py) or isotropic
     prior_rank: int = 128  # principal axes of the population prior, at most (prior.py: max_axes)
     prior_components: int = 8  # mixture components tried, at most (chosen by BIC)
+
+    def __post_init__(self) -> None:
+        checks.typed(self)
+        for name in ("epochs", "batch_size", "timesteps", "val_every", "recon_bins", "prior_components"):
+            checks.whole(name, getattr(self, name), 2 if name == "timesteps" else 1)
+        checks.whole("max_steps", self.max_steps, optional=True)
+        checks.whole("warmup_steps", self.warmup_steps, 0)
+        checks.whole("prior_rank", self.prior_rank, 0)
+        checks.number("lr", self.lr, 0, low_open=True)
+        checks.number("weight_decay", self.weight_decay, 0)
+        checks.number("ema_decay", self.ema_decay, 0, 1, high_open=True)
+        checks.number("grad_clip", self.grad_clip, 0, low_open=True)
+        checks.number("p_uncond", self.p_uncond, 0, 1, high_open=True)
+        checks.number("val_fraction", self.val_fraction, 0, 1, high_open=True)
+        checks.number("memory_budget_gb", self.memory_budget_gb, 0, low_open=True)
+
+
+RESUMABLE = ("epochs", "max_steps", "device", "lr", "val_every")
+"""Settings a resumed run may change; the others define the run and must stay as they were."""
 
 
 @dataclass
@@ -238,16 +257,21 @@ def train(
     config: TrainConfig | None = None,
     *,
     resume: bool = False,
+    changes: set[str] | None = None,
     progress: Progress | None = None,
 ) -> TrainSummary:
-    """Train a backbone on a real store's train split; checkpoints and metrics go to run_dir."""
+    """Train a backbone on a real store's train split; checkpoints and metrics go to run_dir.
+
+    On `resume` the run's saved config wins, except the `changes` fields of `config` (default: the
+    length of training and the device), which may only be RESUMABLE ones."""
     run_dir = Path(run_dir)
     progress = progress or quiet()
+    if run_dir.exists() and not run_dir.is_dir():
+        raise GenomesynthError(f"{run_dir}: is a file; give a folder for the run (-o)")
     state = load_checkpoint(run_dir, "last") if resume else None
-    if state is not None:  # the run's config wins; only the length of training may change
-        saved = TrainConfig(**{"prior": "isotropic", **state["config"]})  # runs from before priors: isotropic
-        config = dataclasses.replace(saved, epochs=(config or saved).epochs, max_steps=(config or saved).max_steps,
-                                     device=(config or saved).device)
+    if state is not None:
+        config = _resumed_config(run_dir, TrainConfig(**{"prior": "isotropic", **state["config"]}),  # pre-prior runs
+                                 config, changes)
     config = config or TrainConfig()
     if not resume and (run_dir / "last.pt").exists():
         raise GenomesynthError(f"{run_dir}: already holds a run; pass --resume to continue it or choose another -o")
@@ -262,6 +286,11 @@ def train(
         labels_all = store.label()
         names = store.label_names
         train_people = np.flatnonzero(store.split() == "train")
+        if len(train_people) < MIN_TRAIN_PEOPLE:
+            raise GenomesynthError(
+                f"{store.path}: {len(train_people)} training people; a model needs at least {MIN_TRAIN_PEOPLE} "
+                "(compress a larger cohort, or lower --test-fraction)"
+            )
         rng = np.random.default_rng(config.seed)
         n_val = int(round(config.val_fraction * len(train_people))) if config.val_fraction > 0 else 0
         n_val = min(max(n_val, 1 if config.val_fraction > 0 else 0), len(train_people) - 1)
@@ -311,9 +340,14 @@ def train(
 
         run_dir.mkdir(parents=True, exist_ok=True)
         log = run_dir / "metrics.jsonl"
-        if dist.main and state is not None and log.exists():  # drop the provisional partial epoch
-            kept = [line for line in log.read_text().splitlines() if not json.loads(line).get("partial")]
+        if dist.main and state is not None and log.exists():
+            # drop the provisional partial epoch, and whatever was logged after the checkpoint (a run
+            # killed between the two): the resumed run logs it again, so the log equals an unbroken run's
+            kept = [line for line in log.read_text().splitlines()
+                    if line.strip() and not json.loads(line).get("partial") and json.loads(line)["step"] <= step]
             log.write_text("".join(f"{line}\n" for line in kept))
+        elif dist.main:
+            log.write_text("")  # a new run (no checkpoint here): nothing of an earlier failed attempt stays
         meta = {
             "genomesynth_version": __version__,
             "provenance": provenance("train", [Path(store.path)], config.seed, asdict(config)),
@@ -353,10 +387,7 @@ def train(
                 x0, y = data.batch(mine)
                 loss = _loss(denoiser, schedule, x0, y, mask, null, config.p_uncond, generator, device)
                 if not torch.isfinite(loss):
-                    raise GenomesynthError(
-                        f"training loss became {loss.item()} at step {step} (epoch {epoch}); the last good "
-                        f"checkpoint is kept in {run_dir}; lower --lr (now {config.lr}) or check the store"
-                    )
+                    raise _diverged(run_dir, store_path, loss.item(), step, epoch, config.lr)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
@@ -406,6 +437,42 @@ def train(
         run=str(run_dir), backbone=config.backbone, parameters=parameter_count(model), device=str(device),
         steps=step, epochs=epoch, train_loss=train_loss, val_loss=val_loss, best_val_loss=best_val,
         seconds=seconds, samples_per_second=seen / max(seconds, 1e-9), peak_memory_mb=peak,
+    )
+
+
+MIN_TRAIN_PEOPLE = 4
+"""Fewer training people leave no validation split and no population to learn (one person is a copy)."""
+
+
+def _resumed_config(run_dir: Path, saved: TrainConfig, asked: TrainConfig | None, changes: set[str] | None) -> TrainConfig:
+    """The saved config with the changes a resume may make; any other change is refused."""
+    if asked is None:
+        return saved
+    changes = {"epochs", "max_steps", "device"} if changes is None else set(changes)
+    refused = sorted(n for n in changes - set(RESUMABLE) if getattr(asked, n) != getattr(saved, n))
+    if refused:
+        was = ", ".join(f"{checks.flag(n)} {getattr(saved, n)!r}" for n in refused)
+        raise GenomesynthError(
+            f"{run_dir}: --resume continues the run as it was configured ({was}); only "
+            f"{', '.join(checks.flag(n) for n in RESUMABLE)} may change — start a new run in another -o to change the rest"
+        )
+    return dataclasses.replace(saved, **{n: getattr(asked, n) for n in changes & set(RESUMABLE)})
+
+
+def _diverged(run_dir: Path, store_path: str | Path, value: float, step: int, epoch: int, lr: float) -> GenomesynthError:
+    """The message for a loss that stopped being finite: what is kept and the command that goes on."""
+    lower = f"{lr / 10:g}"
+    last = run_dir / "last.pt"
+    if last.exists():
+        saved = torch.load(last, map_location="cpu", weights_only=False)
+        return GenomesynthError(
+            f"training loss became {value} at step {step} (epoch {epoch}) with --lr {lr:g}; the last good checkpoint "
+            f"(step {saved['step']}) is kept — go on from it with a lower rate: genomesynth train {store_path} "
+            f"-o {run_dir} --resume --lr {lower}"
+        )
+    return GenomesynthError(
+        f"training loss became {value} at step {step} (epoch {epoch}) with --lr {lr:g}, before any checkpoint was "
+        f"saved; start again with a lower rate: genomesynth train {store_path} -o {run_dir} --lr {lower}"
     )
 
 

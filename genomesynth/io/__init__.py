@@ -64,6 +64,10 @@ def open_cohort(path: str | Path) -> Cohort:
             f"{path}: no such file; give a VCF/BCF file, a PLINK prefix (with .bed/.bim/.fam) "
             "or a VCF Zarr store"
         )
+    if path.is_dir():
+        raise GenomesynthError(
+            f"{path}: is a folder; give a VCF/BCF file, a PLINK prefix or a VCF Zarr store (a folder with call_genotype)"
+        )
     from genomesynth.io.vcf import VcfCohort
 
     return VcfCohort(path)

@@ -28,6 +28,8 @@ def read_genes(path: Path) -> list[Gene]:
     name = path.name.lower().removesuffix(".gz")
     if not path.exists():
         raise GenomesynthError(f"{path}: no such gene file")
+    if path.is_dir():
+        raise GenomesynthError(f"{path}: is a folder; --genes takes a .bed, .gtf or .gff3 file")
     if name.endswith(".bed"):
         parse, fmt = _bed_line, "BED"
     elif name.endswith(".gtf"):

@@ -26,6 +26,8 @@ def read_labels(path: Path, samples: list[str], column: str | None = None) -> La
     """Align a label TSV to the cohort's samples. The first column (or `sample_id`) holds ids."""
     if not path.exists():
         raise GenomesynthError(f"{path}: no such label file")
+    if path.is_dir():
+        raise GenomesynthError(f"{path}: is a folder; --labels takes a tab-separated file (sample id, label)")
     with open(path, newline="") as handle:
         rows = list(csv.reader(handle, delimiter="\t"))
     if not rows or len(rows[0]) < 2:

@@ -11,8 +11,6 @@ import numpy as np
 from genomesynth.errors import GenomesynthError
 from genomesynth.io import BLOCK_VARIANTS, VariantBlock
 
-_UNKNOWN = 3  # cyvcf2 gt_types with gts012=True: 0 hom-ref, 1 het, 2 hom-alt, 3 unknown
-
 
 class VcfCohort:
     """A VCF, VCF.gz or BCF file, read once from start to end (no index needed)."""
@@ -24,6 +22,7 @@ class VcfCohort:
         if path.stat().st_size == 0:
             raise GenomesynthError(f"{path}: the file is empty; give a VCF/BCF with a header and samples")
         _check_gzip_complete(path)
+        cyvcf2.cyvcf2.set_htslib_log_level(0)  # htslib's own stderr lines would break our one-line errors
         try:
             self._vcf = cyvcf2.VCF(str(path), gts012=True, lazy=True)
         except Exception as exc:  # cyvcf2 raises OSError/Exception with htslib's words
@@ -34,6 +33,8 @@ class VcfCohort:
                 f"{path}: the VCF has no samples (no genotype columns); genomesynth needs per-person genotypes"
             )
         self.ploidy = self._first_ploidy()
+        self._text = not str(path).lower().endswith(".bcf")
+        self._header_lines = _header_lines(path) if self._text else 0
 
     def _first_ploidy(self) -> int:
         import cyvcf2
@@ -46,6 +47,9 @@ class VcfCohort:
             raise GenomesynthError(f"{self.path}: the VCF has a header but no variant records")
         return int(first.genotype.ploidy)
 
+    def _where(self, record: int) -> str:
+        return f"line {self._header_lines + record} (record {record})" if self._text else f"record {record}"
+
     def blocks(self) -> Iterator[VariantBlock]:
         n = len(self.samples)
         buffer = np.empty((BLOCK_VARIANTS, n), dtype=np.int8)
@@ -54,56 +58,76 @@ class VcfCohort:
         seen_contigs: set[str] = set()
         last_pos = 0
         line = 0
-        haploid = self.ploidy == 1
         try:
             for record in self._vcf:
                 line += 1
                 chrom = record.CHROM
                 if chrom != contig:
                     if meta:
-                        yield _block(contig, meta, buffer, haploid)
+                        yield _block(contig, meta, buffer)
                         meta = []
                     if chrom in seen_contigs:
                         raise GenomesynthError(
-                            f"{self.path}: record {line} ({chrom}:{record.POS}): contig {chrom} appears "
+                            f"{self.path}: {self._where(line)} ({chrom}:{record.POS}): contig {chrom} appears "
                             "twice; sort the file (bcftools sort)"
                         )
                     seen_contigs.add(chrom)
                     contig, last_pos = chrom, 0
                 if record.POS < last_pos:
                     raise GenomesynthError(
-                        f"{self.path}: record {line} ({chrom}:{record.POS}) comes after position "
+                        f"{self.path}: {self._where(line)} ({chrom}:{record.POS}) comes after position "
                         f"{last_pos}; sort the file (bcftools sort)"
                     )
                 last_pos = record.POS
-                buffer[len(meta)] = record.gt_types  # a view that cyvcf2 reuses: copy it now
                 alts = record.ALT
+                buffer[len(meta)] = self._dosage(record, line, len(alts))
                 meta.append((record.POS, record.ID or f"{chrom}:{record.POS}", record.REF,
                              alts[0] if alts else "", len(alts)))
                 if len(meta) == BLOCK_VARIANTS:
-                    yield _block(contig, meta, buffer, haploid)
+                    yield _block(contig, meta, buffer)
                     meta = []
         except GenomesynthError:
             raise
         except Exception as exc:
+            text = f": {_line_text(self.path, self._header_lines + line + 1)!r}" if self._text else ""
             raise GenomesynthError(
-                f"{self.path}: unreadable after record {line} ({exc}); the file may be truncated "
-                "or malformed (check with bcftools view)"
+                f"{self.path}: {self._where(line + 1)} cannot be parsed{text} — fix or remove it "
+                "(`bcftools view` names what htslib rejects)"
             ) from exc
         if meta:
-            yield _block(contig, meta, buffer, haploid)
+            yield _block(contig, meta, buffer)
         if line == 0:
             raise GenomesynthError(f"{self.path}: the VCF has no variant records")
 
+    def _dosage(self, record: object, line: int, n_alt: int) -> np.ndarray:
+        """ALT allele counts of one record from its allele indices (-1 when any allele is missing),
+        refusing what cannot be counted: another ploidy than the cohort's, or an allele index the
+        record does not have."""
+        alleles = record.genotype.array()[:, :-1]  # type: ignore[attr-defined]  (people, ploidy); last column: phasing
+        where = f"{self.path}: {self._where(line)} ({record.CHROM}:{record.POS})"  # type: ignore[attr-defined]
+        if alleles.shape[1] != self.ploidy or (alleles == -2).any():  # -2: that person's vector ended early
+            ploidy = (alleles != -2).sum(1)
+            person = int(np.flatnonzero(ploidy != self.ploidy)[0])
+            raise GenomesynthError(
+                f"{where}: sample {self.samples[person]} has ploidy {int(ploidy[person])}, but the cohort's first "
+                f"record has ploidy {self.ploidy}; genomesynth needs one ploidy for every person and site — split "
+                "the file by ploidy (e.g. chrX outside the PAR apart)"
+            )
+        bad = alleles > n_alt
+        if bad.any():
+            person = int(np.flatnonzero(bad.any(1))[0])
+            raise GenomesynthError(
+                f"{where}: sample {self.samples[person]} has allele {int(alleles[person].max())} but the site has "
+                f"{n_alt} ALT allele(s); fix the genotype or the ALT column (bcftools norm -m -any splits multi-allelic sites)"
+            )
+        dosage = (alleles > 0).sum(1).astype(np.int8)
+        dosage[(alleles < 0).any(1)] = -1
+        return dosage
 
-def _block(contig: str | None, meta: list[tuple[int, str, str, str, int]], buffer: np.ndarray,
-           haploid: bool) -> VariantBlock:
-    """gt_types codes → ALT counts: 3 (unknown) → -1; a haploid ALT call, reported as hom-alt (2), → 1."""
+
+def _block(contig: str | None, meta: list[tuple[int, str, str, str, int]], buffer: np.ndarray) -> VariantBlock:
     pos, ids, ref, alt, n_alt = zip(*meta)
     dosage = buffer[: len(meta)].copy()
-    dosage[dosage == _UNKNOWN] = -1
-    if haploid:
-        dosage[dosage == 2] = 1
     return VariantBlock(
         contig=str(contig),
         position=np.asarray(pos, dtype=np.int64),
@@ -115,19 +139,54 @@ def _block(contig: str | None, meta: list[tuple[int, str, str, str, int]], buffe
     )
 
 
-def _check_gzip_complete(path: Path) -> None:
-    """htslib reads a truncated bgzip file up to the break without failing: check the EOF block."""
+def _header_lines(path: Path) -> int:
+    """Lines before the first record of a text VCF (htslib's own header adds lines, so count the file's)."""
+    with (gzip.open(path, "rt") if _is_gzip(path) else open(path)) as handle:
+        count = 0
+        for line in handle:
+            if not line.startswith("#"):
+                break
+            count += 1
+    return count
+
+
+def _line_text(path: Path, number: int, width: int = 80) -> str:
+    """The start of line `number` (1-based) of a text VCF, to show the user what could not be read."""
+    with (gzip.open(path, "rt", errors="replace") if _is_gzip(path) else open(path, errors="replace")) as handle:
+        for i, line in enumerate(handle, 1):
+            if i == number:
+                line = line.rstrip("\n").replace("\t", " ")
+                return line[:width] + ("…" if len(line) > width else "")
+    return ""
+
+
+def _is_gzip(path: Path) -> bool:
     with open(path, "rb") as handle:
-        magic = handle.read(2)
-        if magic != b"\x1f\x8b":
+        return handle.read(2) == b"\x1f\x8b"
+
+
+_BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
+
+
+def _check_gzip_complete(path: Path) -> None:
+    """htslib reads a truncated bgzip file up to the break without failing, and one cut on a block
+    boundary reads as a valid shorter file: a BGZF file must end in its EOF block (SAM/BAM spec
+    4.1.2), a plain gzip one must decompress to its end."""
+    with open(path, "rb") as handle:
+        head = handle.read(18)
+        if head[:2] != b"\x1f\x8b":
             return
         handle.seek(0, 2)
         size = handle.tell()
         handle.seek(max(0, size - 28))
         tail = handle.read()
-    bgzf_eof = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
-    if tail == bgzf_eof:
+    if tail == _BGZF_EOF:
         return
+    if len(head) >= 14 and head[3] & 0x04 and head[12:14] == b"BC":  # FEXTRA with the BGZF subfield
+        raise GenomesynthError(
+            f"{path}: truncated: the bgzip file lacks its end-of-file block, so it was cut off (an interrupted "
+            "download or a writer that crashed); re-create or re-download it (a complete file passes `bgzip -t`)"
+        )
     try:  # plain gzip: no EOF marker, so read it through once
         with gzip.open(path, "rb") as handle:
             while handle.read(2**22):

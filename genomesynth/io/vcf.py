@@ -104,6 +104,10 @@ class VcfCohort:
         refusing what cannot be counted: another ploidy than the cohort's, or an allele index the
         record does not have."""
         alleles = record.genotype.array()[:, :-1]  # type: ignore[attr-defined]  (people, ploidy); last column: phasing
+        if alleles.shape[1] == self.ploidy:  # the common case in three passes: every call complete and valid
+            lo, hi = alleles.min(), alleles.max()
+            if lo >= 0 and hi <= n_alt:
+                return alleles.sum(1, dtype=np.int8) if n_alt <= 1 else (alleles > 0).sum(1, dtype=np.int8)
         where = f"{self.path}: {self._where(line)} ({record.CHROM}:{record.POS})"  # type: ignore[attr-defined]
         if alleles.shape[1] != self.ploidy or (alleles == -2).any():  # -2: that person's vector ended early
             ploidy = (alleles != -2).sum(1)

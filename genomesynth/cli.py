@@ -168,6 +168,39 @@ def decode(
 
 
 @app.command()
+def encode(
+    cohort: Annotated[Path, typer.Argument(help="VCF/VCF.gz/BCF, PLINK bed prefix, or VCF Zarr store: any generator's output.")],
+    codec: Annotated[Path, typer.Option(help="The real store whose codec (genes, PCA, statistics) to encode into.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Store to write (.zarr or .h5).")],
+    labels: Annotated[Path | None, typer.Option(help="TSV: sample_id + a label column (the codec store's label names).")] = None,
+    label_column: Annotated[str | None, typer.Option(help="Label column (default: 'label' or the 2nd).")] = None,
+    role: Annotated[str, typer.Option(help="synthetic (to evaluate) or real (a replication cohort, gets a split).")] = "synthetic",
+    test_fraction: Annotated[float, typer.Option(help="Held-out share when --role real.")] = 0.1,
+    seed: Seed = 0,
+    overwrite: Overwrite = False,
+    quiet: Quiet = False,
+) -> None:
+    """Project another cohort into an existing store's codec, so `eval` and `decode` accept it."""
+    from genomesynth.encode import EncodeConfig
+    from genomesynth.encode import encode as run
+
+    config = EncodeConfig(labels=labels, label_column=label_column, role=role, test_fraction=test_fraction, seed=seed)
+    with make_progress(not quiet) as progress:
+        s = run(cohort, codec, output, config, overwrite=overwrite, progress=progress)
+    out.print(_table("encode", [
+        ("output", f"{s.output} ({role})"), ("people", f"{s.people:,}"),
+        ("codec variants", f"{s.codec_variants:,}: {s.matched:,} matched ({s.flipped:,} with REF/ALT swapped), "
+                           f"{s.absent:,} absent (mean-imputed)"),
+        ("other records", f"{s.unmatched:,} at no codec variant, {s.multiallelic:,} multi-allelic, "
+                          f"{s.duplicates:,} duplicates (not used)"),
+        ("missing calls", f"{s.missing_calls_imputed:,} mean-imputed"),
+        ("labels", ("unknown to the codec: " + ", ".join(s.unknown_labels)) if s.unknown_labels else
+                   ("none" if labels is None else "all known")),
+        ("time", f"{s.seconds:.1f} s"),
+    ]))
+
+
+@app.command()
 def info(
     store: Annotated[Path, typer.Argument(help="Any genomesynth store.")],
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,

@@ -182,7 +182,10 @@ def evaluate(
             if "nn" in metrics:
                 out["nn_test"] = {"train": nn_pair(syn.raw, train.raw, n), "test": nn_pair(syn.raw, test.raw, n)}
             if "tstr" in metrics and labelled:
-                out["tstr"] = utility(syn, syn_full)
+                if len(np.unique(syn.labels[syn.labels >= 0])) >= 2:
+                    out["tstr"] = utility(syn, syn_full)
+                else:  # e.g. another generator's VCF encoded without --labels
+                    out.setdefault("notes", []).append("TSTR skipped: the store has fewer than 2 labels among its people")
             if "privacy" in metrics:
                 out.update(privacy(syn.raw, train.raw, test.raw, config.seed, dev, train.labels, test.labels))
             if codec is not None:

@@ -157,6 +157,14 @@ def rich_tables(result: dict[str, Any]) -> list[Table]:
         for n, f in flags:
             table.add_row(n, f)
         tables.append(table)
+    notes = [(n, note) for n, s in result["synthetic"].items() for note in s.get("notes", [])]
+    if notes:
+        table = Table(title="Notes", title_justify="left")
+        table.add_column("store")
+        table.add_column("note")
+        for n, note in notes:
+            table.add_row(n, note)
+        tables.append(table)
     return tables
 
 
@@ -176,4 +184,7 @@ def markdown(result: dict[str, Any]) -> str:
     flags = [f"- {n}: {f}" for n, s in result["synthetic"].items() for f in s.get("flags", [])]
     if flags:
         lines += ["**Privacy flags**", "", *flags, ""]
+    notes = [f"- {n}: {note}" for n, s in result["synthetic"].items() for note in s.get("notes", [])]
+    if notes:
+        lines += ["**Notes**", "", *notes, ""]
     return "\n".join(lines)

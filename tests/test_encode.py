@@ -1,0 +1,96 @@
+"""`encode`: any cohort into an existing codec — exact on the cohort a store was made from, REF/ALT
+swaps flipped, what does not match counted, and `eval` taking the result (issue 11, part 1)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from genomesynth.compress import CompressConfig, compress
+from genomesynth.encode import EncodeConfig, encode
+from genomesynth.evaluate import EvalConfig, evaluate
+from genomesynth.store import open_store
+
+from conftest import make_cohort
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory: pytest.TempPathFactory):
+    tmp = tmp_path_factory.mktemp("encode")
+    cohort = make_cohort(tmp, n_people=80, missing=0.02)
+    real = tmp / "real.zarr"
+    compress(cohort.vcf, real, CompressConfig(genes=cohort.genes, labels=cohort.labels, seed=3))
+    return cohort, real
+
+
+def latents(path) -> np.ndarray:
+    with open_store(path) as store:
+        return np.asarray(store.latents[...])
+
+
+def test_encoding_the_compressed_cohort_reproduces_its_store(tmp_path, made):
+    cohort, real = made
+    out = tmp_path / "again.zarr"
+    s = encode(cohort.vcf, real, out, EncodeConfig(labels=cohort.labels, role="real", seed=3))
+    assert np.abs(latents(out) - latents(real)).max() <= 1e-4
+    assert s.matched == s.codec_variants and s.absent == 0 and s.flipped == 0
+    assert s.multiallelic == 1 and s.unmatched == 2  # the multi-allelic site; the indel and the monomorphic one
+    assert s.missing_calls_imputed == int((cohort.genotypes < 0).sum())
+    with open_store(real) as a, open_store(out) as b:
+        assert a.attrs["codec_id"] == b.attrs["codec_id"] and b.role == "real"
+        assert (a.label() == b.label()).all() and a.split().tolist() == b.split().tolist()
+        assert b.attrs["provenance"]["command"] == "encode"
+
+
+def test_swapped_ref_alt_is_flipped_and_missing_variants_are_counted(tmp_path, made):
+    cohort, real = made
+    flip = {"0/0": "1/1", "1/1": "0/0", "0/1": "0/1", "./.": "./."}
+    lines, swapped, dropped = [], 0, 0
+    for line in cohort.vcf.read_text().splitlines():
+        fields = line.split("\t")
+        if line.startswith("#") or fields[2] in ("multi", "indel", "mono"):
+            lines.append(line)
+            continue
+        position = int(fields[1])
+        if position % 300 == 0:  # every third SNP: REF and ALT swapped, genotypes flipped
+            fields[3], fields[4] = fields[4], fields[3]
+            fields[9:] = [flip[g] for g in fields[9:]]
+            swapped += 1
+        lines.append("\t".join(fields))
+    vcf = tmp_path / "swapped.vcf"
+    vcf.write_text("\n".join(lines) + "\n")
+    s = encode(vcf, real, tmp_path / "swapped.zarr")
+    assert s.flipped == swapped > 0 and s.matched == s.codec_variants
+    assert np.abs(latents(tmp_path / "swapped.zarr") - latents(real)).max() <= 1e-4
+
+    kept = [l for l in lines if l.startswith("#") or l.split("\t")[2] in ("multi", "indel", "mono")
+            or int(l.split("\t")[1]) % 200 != 0]
+    dropped = len(lines) - len(kept)
+    vcf.write_text("\n".join(kept) + "\n")
+    s = encode(vcf, real, tmp_path / "fewer.zarr")
+    assert s.absent == dropped > 0 and s.matched == s.codec_variants - dropped
+
+
+def test_eval_takes_an_encoded_unlabelled_store_and_skips_tstr_with_a_note(tmp_path, made):
+    cohort, real = made
+    out = tmp_path / "other.zarr"
+    encode(cohort.vcf, real, out)  # no labels: as another generator's VCF arrives
+    result = evaluate([out], real, EvalConfig(metrics=("aa", "tstr", "privacy"), classifiers=("mlp",), repeats=1,
+                                              classifier_epochs=2))
+    other = result["synthetic"]["other"]
+    assert "tstr" not in other and any("TSTR skipped" in n for n in other["notes"])
+    assert "aa" in other and "mia_auc" in other
+
+
+def test_encode_through_the_cli(tmp_path, made):
+    from typer.testing import CliRunner
+
+    from genomesynth.cli import app
+
+    cohort, real = made
+    result = CliRunner().invoke(app, ["encode", str(cohort.vcf), "--codec", str(real), "-o", str(tmp_path / "e.zarr"), "-q"])
+    assert result.exit_code == 0, result.output
+    assert "matched" in result.output and (tmp_path / "e.zarr").exists()
+    bad = CliRunner().invoke(app, ["encode", str(cohort.vcf), "--codec", str(real), "-o", str(tmp_path / "f.zarr"),
+                                   "--role", "nonsense"])
+    assert bad.exit_code != 0 and not (tmp_path / "f.zarr").exists()

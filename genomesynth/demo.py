@@ -30,7 +30,8 @@ from genomesynth.sample import SampleConfig, sample
 from genomesynth.train import TrainConfig, resolve_device, train
 from genomesynth.ui import quiet
 
-REPO_DATA = Path(__file__).resolve().parents[1] / "data"
+PACKAGE_DATA = Path(__file__).resolve().parent / "data"
+"""The demo cohort, shipped inside the package (data/ in the repository links to it)."""
 
 
 @dataclass
@@ -46,7 +47,7 @@ class DemoConfig:
     classifier_epochs: int = 20
     device: str = "auto"
     seed: int = 0
-    data: Path = field(default_factory=lambda: REPO_DATA)
+    data: Path = field(default_factory=lambda: PACKAGE_DATA)
 
 
 def _machine(device: torch.device) -> str:
@@ -68,7 +69,7 @@ def run_demo(output: str | Path, config: DemoConfig | None = None, *, overwrite:
         raise GenomesynthError(f"--backbones: unknown {', '.join(sorted(unknown))}; choose from {', '.join(NAMES)}")
     cohort, genes, labels = (config.data / n for n in ("demo.vcf.gz", "demo_genes.bed", "demo_labels.tsv"))
     if not cohort.exists():
-        raise GenomesynthError(f"{config.data}: no demo cohort here; pass --data with the repository's data/ folder")
+        raise GenomesynthError(f"{config.data}: no demo cohort here; pass --data with a folder holding demo.vcf.gz, demo_genes.bed and demo_labels.tsv")
     if (out / "report.md").exists() and not overwrite:
         raise GenomesynthError(f"{out}: holds a finished demo; pass --overwrite or choose another -o")
     for sub in ("runs", "synthetic", "vcf"):

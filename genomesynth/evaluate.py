@@ -23,12 +23,16 @@ from genomesynth.errors import GenomesynthError
 from genomesynth.metrics.adversarial import adversarial_accuracy, equal_subsamples, nn_test
 from genomesynth.metrics.dispersion import dispersion, principal_axes
 from genomesynth.metrics.genotype import genotype_fidelity
+from genomesynth.metrics.gwas import gwas_concordance
+from genomesynth.metrics.kinship import kinship_replay
 from genomesynth.metrics.privacy import privacy
 from genomesynth.metrics.utility import CLASSIFIERS, ClassifierBudget, tstr
 from genomesynth.store import Store, open_store
 from genomesynth.ui import quiet
 
-METRICS = ("dispersion", "aa", "nn", "tstr", "privacy", "genotype")
+METRICS = ("dispersion", "aa", "nn", "tstr", "privacy", "genotype", "kinship", "gwas")
+DECODED = 2000
+"""People per set decoded to genotype calls for the genotype, kinship and GWAS metrics (a seeded subsample)."""
 
 
 @dataclass
@@ -159,9 +163,18 @@ def evaluate(
             ref["nn_test"] = nn_pair(train.raw, test.raw, n_test)
         if "tstr" in metrics and labelled:
             ref["tstr"] = utility(train, train_full)
-        codec = load_codec(real_store) if "genotype" in metrics else None
+        codec = load_codec(real_store) if metrics & {"genotype", "kinship", "gwas"} else None
+        decoded = np.sort(rng.choice(len(train_full), min(DECODED, len(train_full)), replace=False))
+        binary = n_classes == 2
         if codec is not None:
-            ref["genotype"] = genotype_fidelity(codec, train_full[: min(len(train_full), 2000)], test_full, config.seed)
+            train_calls, test_calls = (codec.calls(codec.dosages(x)) for x in (train_full[decoded], test_full))
+            train_labels = train.labels[decoded]
+        if "genotype" in metrics:
+            ref["genotype"] = genotype_fidelity(codec, train_full[decoded], test_full, config.seed)
+        if "kinship" in metrics and codec.ploidy == 2:
+            ref["kinship"] = kinship_replay(train_calls, test_calls, None, config.seed)["real_test_vs_train"]
+        if "gwas" in metrics and binary:
+            ref["gwas"] = gwas_concordance(train_calls, train_labels, test_calls, test.labels)
         progress.advance(task)
 
         for name, path in zip(names, synthetic):
@@ -177,7 +190,9 @@ def evaluate(
             if axes is not None:
                 out["dispersion"] = dispersion(train_std, syn.standardised(mean, std, mask, syn_full)[:, mask], axes)
             if "aa" in metrics:
-                out["aa"] = {"train": aa_pair(train.raw, syn.raw, n), "test": aa_pair(test.raw, syn.raw, n)}
+                out["aa"] = {"train": aa_pair(train.raw, syn.raw, n), "test": aa_pair(test.raw, syn.raw, n),
+                             # copy-sensitive (Yale et al.): against the whole training set, not a held-out-sized part
+                             "train_whole": aa_pair(train.raw, syn.raw, min(len(train.raw), len(syn.raw)))}
                 out["privacy_loss"] = out["aa"]["test"]["aa"] - out["aa"]["train"]["aa"]
             if "nn" in metrics:
                 out["nn_test"] = {"train": nn_pair(syn.raw, train.raw, n), "test": nn_pair(syn.raw, test.raw, n)}
@@ -188,9 +203,20 @@ def evaluate(
                     out.setdefault("notes", []).append("TSTR skipped: the store has fewer than 2 labels among its people")
             if "privacy" in metrics:
                 out.update(privacy(syn.raw, train.raw, test.raw, config.seed, dev, train.labels, test.labels))
+            syn_decoded = np.sort(rng.choice(len(syn_full), min(DECODED, len(syn_full)), replace=False))
+            syn_labels = syn.labels[syn_decoded]
             if codec is not None:
-                out["genotype"] = genotype_fidelity(codec, train_full[: min(len(train_full), 2000)],
-                                                    syn_full[: min(len(syn_full), 2000)], config.seed)
+                syn_calls = codec.calls(codec.dosages(syn_full[syn_decoded]))
+            if "genotype" in metrics:
+                out["genotype"] = genotype_fidelity(codec, train_full[decoded], syn_full[syn_decoded], config.seed)
+            if "kinship" in metrics and codec.ploidy == 2:
+                out["kinship"] = {k: v for k, v in kinship_replay(train_calls, test_calls, syn_calls, config.seed).items()
+                                  if k != "real_test_vs_train"}
+            if "gwas" in metrics and binary:
+                if len(np.unique(syn_labels[syn_labels >= 0])) == 2:
+                    out["gwas"] = gwas_concordance(train_calls, train_labels, syn_calls, syn_labels)
+                else:
+                    out.setdefault("notes", []).append("GWAS skipped: the store lacks people of both labels")
             result["synthetic"][name] = out
             progress.advance(task)
     return result

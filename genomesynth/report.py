@@ -84,6 +84,9 @@ def sections(result: dict[str, Any]) -> tuple[list[str], list[Section]]:
             row("AA_truth (held-out)", None, ("aa", "test", "truth"), "real"),
             row("AA_syn (held-out)", None, ("aa", "test", "syn"), "real"),
             row("AA (held-out)", ("aa", "aa"), ("aa", "test", "aa"), "real"),
+            row("AA_truth (whole train)", None, ("aa", "train_whole", "truth"), "ideal:0.5"),
+            row("AA_syn (whole train)", None, ("aa", "train_whole", "syn"), "ideal:0.5"),
+            row("AA (whole train; copies → 0)", None, ("aa", "train_whole", "aa"), "ideal:0.5"),
             row("privacy loss", None, ("privacy_loss",), "ideal:0"),
         ]))
     if syn and lookup(syn[0], "mia_auc") is not None:
@@ -94,6 +97,24 @@ def sections(result: dict[str, Any]) -> tuple[list[str], list[Section]]:
             row("share closer than real p5 (0.05)", None, ("dcr", "share_closer_than_p5"), "ideal:0.05"),
             row("exact copies (0)", None, ("dcr", "exact_copies"), "min", "{:.0f}"),
             row("membership inference AUC (0.5)", None, ("mia_auc",), "ideal:0.5"),
+        ]))
+    if lookup(real, "kinship") is not None:
+        rows = []
+        for where, label in (("train", "train"), ("test", "held-out")):
+            rows += [
+                row(f"duplicate of a {label} person (0)", ("kinship", "duplicate"), ("kinship", where, "duplicate"), "min"),
+                row(f"1st-degree relative in {label}", ("kinship", "first_degree"), ("kinship", where, "first_degree"), "real"),
+                row(f"2nd-degree relative in {label}", ("kinship", "second_degree"), ("kinship", where, "second_degree"), "real"),
+                row(f"closest kinship to {label}, max", ("kinship", "max"), ("kinship", where, "max"), "real"),
+            ]
+        out.append(Section("Kinship replay: share of people whose closest real relative passes KING's threshold "
+                           "(real = held-out vs train)", "as real; a synthetic relative of a participant identifies them", rows))
+    if lookup(real, "gwas") is not None:
+        out.append(Section("GWAS concordance: trend test against the label, real train vs each set (real = held-out)",
+                           "higher", [
+            row("effect r", ("gwas", "effect_r"), ("gwas", "effect_r"), "max"),
+            row("−log10 p r", ("gwas", "logp_r"), ("gwas", "logp_r"), "max"),
+            row("top-hit recall", ("gwas", "top_recall"), ("gwas", "top_recall"), "max"),
         ]))
     if lookup(real, "genotype") is not None or (syn and lookup(syn[0], "genotype")):
         out.append(Section("Genotypes after decoding (real = held-out vs train)", "as real", [

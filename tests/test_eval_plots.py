@@ -46,17 +46,41 @@ def test_eval_json_schema(real_store, stores):
     result = evaluate([stores / "gauss.zarr", stores / "mosaic.h5"], real_store, FAST, names=["g", "m"])
     json.dumps(result)  # JSON-able
     assert set(result) >= {"genomesynth_version", "inputs", "settings", "real", "synthetic"}
-    assert set(result["real"]) == {"dispersion", "aa", "nn_test", "tstr", "genotype"}
+    assert set(result["real"]) == {"dispersion", "aa", "nn_test", "tstr", "genotype", "kinship", "gwas"}
+    assert set(result["real"]["kinship"]) == {"duplicate", "first_degree", "second_degree", "max", "p99", "median"}
+    assert set(result["real"]["gwas"]) >= {"effect_r", "logp_r", "top_recall"}
     assert set(result["real"]["dispersion"]) == {"per_position", "pc", "pc_mean", "pc1", "pc2", "pc3"}
     assert set(result["real"]["aa"]) == {"truth", "syn", "aa"}
     assert set(result["real"]["tstr"]) == {"mlp", "transformer", "cnn"}
     assert set(result["real"]["tstr"]["mlp"]["accuracy"]) == {"mean", "sd", "runs"}
     g = result["synthetic"]["g"]
-    assert set(g) >= {"dispersion", "aa", "privacy_loss", "nn_test", "tstr", "dcr", "mia_auc", "genotype", "flags"}
-    assert set(g["aa"]) == {"train", "test"} and set(g["aa"]["train"]) == {"truth", "syn", "aa"}
+    assert set(g) >= {"dispersion", "aa", "privacy_loss", "nn_test", "tstr", "dcr", "mia_auc", "genotype", "flags",
+                      "kinship", "gwas"}
+    assert set(g["aa"]) == {"train", "test", "train_whole"} and set(g["aa"]["train"]) == {"truth", "syn", "aa"}
+    assert set(g["kinship"]) == {"train", "test"}
     assert g["privacy_loss"] == pytest.approx(g["aa"]["test"]["aa"] - g["aa"]["train"]["aa"])
     assert set(g["nn_test"]) == {"train", "test"}
     assert 0 <= g["mia_auc"] <= 1 and 0 <= g["genotype"]["pca_overlap"] <= 1
+
+
+def test_copies_of_training_people_read_as_copies(real_store, tmp_path):
+    """Copy-sensitive AA ≈ 0 and kinship duplicates for a store that is the training set itself."""
+    from genomesynth.store import REFERENCE_ATTRS, StoreWriter, copy_reference
+
+    with open_store(real_store) as real, StoreWriter(tmp_path / "copies.zarr") as writer:
+        train = np.flatnonzero(real.split() == "train")
+        writer.create_latents(len(train), real.n_genes_padded)[:] = real.read_people(train)
+        copy_reference(real, writer)
+        writer.write("sample_id", np.array([f"C{i}" for i in range(len(train))], dtype=object))
+        writer.write("label", real.label()[train].astype(np.int32))
+        writer.set_attrs({**{k: real.attrs[k] for k in REFERENCE_ATTRS if k in real.attrs},
+                          "schema_version": 1, "role": "synthetic"})
+    result = evaluate([tmp_path / "copies.zarr"], real_store, EvalConfig(metrics=("aa", "kinship"), repeats=1))
+    copies = result["synthetic"]["copies"]
+    assert copies["aa"]["train_whole"]["truth"] == 0.0 and copies["aa"]["train_whole"]["aa"] < 0.1
+    assert copies["aa"]["train"]["truth"] > 0.2  # what the held-out-sized subsample reads: blind to copies
+    # the toy cohort's people descend from three founders (near-duplicates by chance): compare train with held-out
+    assert copies["kinship"]["train"]["duplicate"] > 3 * copies["kinship"]["test"]["duplicate"]
 
 
 def test_eval_refuses_a_store_with_another_codec(real_store, tmp_path):

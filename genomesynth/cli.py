@@ -436,7 +436,8 @@ def evaluate(
 
 # -- plot ----------------------------------------------------------------------------------------
 
-plot_app = typer.Typer(help="Figures: umap, curves, metrics (PNG, SVG or PDF by suffix).", no_args_is_help=True)
+plot_app = typer.Typer(help="Figures: umap, curves, metrics, augment, kinship, gwas (PNG, SVG or PDF by suffix).",
+                       no_args_is_help=True)
 app.add_typer(plot_app, name="plot")
 
 
@@ -487,6 +488,58 @@ def plot_metrics(
 
     _new_output(output, overwrite)
     s = metrics_plot(metrics_json, output, classifier=classifier)
+    console.print(f"wrote {s['output']} ({s['stores']} stores)")
+
+
+@plot_app.command("augment")
+def plot_augment(
+    metrics_json: Annotated[Path, typer.Argument(help="JSON from `genomesynth eval --json` (with augment).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Figure to write.")],
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the figure if it exists.")] = False,
+) -> None:
+    """Augmentation curve: small real subsets alone, with the other real people, with each store."""
+    from genomesynth.plots import augment_plot
+
+    _new_output(output, overwrite)
+    s = augment_plot(metrics_json, output)
+    console.print(f"wrote {s['output']} ({s['stores']} stores)")
+
+
+@plot_app.command("kinship")
+def plot_kinship(
+    real: Annotated[Path, typer.Argument(help="The real store.")],
+    synthetic: Annotated[list[Path], typer.Argument(help="Synthetic stores.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Figure to write.")],
+    name: Annotated[list[str] | None, typer.Option("--name", help="Legend name per synthetic store (repeat).")] = None,
+    max_people: Annotated[int, typer.Option(help="People decoded per set.")] = 2000,
+    seed: Seed = 0,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the figure if it exists.")] = False,
+) -> None:
+    """Closest-kinship histograms (KING-robust) to the real training people, with degree thresholds."""
+    from genomesynth.plots import kinship_plot
+
+    _new_output(output, overwrite)
+    with console.status("decoding and computing kinship…"):
+        s = kinship_plot(real, synthetic, output, names=name or None, max_people=max_people, seed=seed)
+    console.print(f"wrote {s['output']} ({s['stores']} stores)")
+
+
+@plot_app.command("gwas")
+def plot_gwas(
+    real: Annotated[Path, typer.Argument(help="The real store (binary label).")],
+    synthetic: Annotated[list[Path], typer.Argument(help="Synthetic stores.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Figure to write.")],
+    name: Annotated[list[str] | None, typer.Option("--name", help="Panel name per synthetic store (repeat).")] = None,
+    max_people: Annotated[int, typer.Option(help="People decoded per set.")] = 2000,
+    seed: Seed = 0,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the figure if it exists.")] = False,
+) -> None:
+    """Manhattan plots (real train, then each store) and a QQ plot of the trend test against the label."""
+    from genomesynth.plots import gwas_plot
+
+    _new_output(output, overwrite)
+    with console.status("decoding and scanning…"):
+        s = gwas_plot(real, synthetic, output, names=name or None, max_people=max_people, seed=seed)
     console.print(f"wrote {s['output']} ({s['stores']} stores)")
 
 

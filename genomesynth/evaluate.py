@@ -26,11 +26,18 @@ from genomesynth.metrics.genotype import genotype_fidelity
 from genomesynth.metrics.gwas import gwas_concordance
 from genomesynth.metrics.kinship import kinship_replay
 from genomesynth.metrics.privacy import privacy
-from genomesynth.metrics.utility import CLASSIFIERS, ClassifierBudget, tstr
+from genomesynth.metrics.utility import (
+    AUGMENT_FRACTIONS,
+    CLASSIFIERS,
+    ClassifierBudget,
+    augmentation_curve,
+    small_subsets,
+    tstr,
+)
 from genomesynth.store import Store, open_store
 from genomesynth.ui import quiet
 
-METRICS = ("dispersion", "aa", "nn", "tstr", "privacy", "genotype", "kinship", "gwas")
+METRICS = ("dispersion", "aa", "nn", "tstr", "augment", "privacy", "genotype", "kinship", "gwas")
 DECODED = 2000
 """People per set decoded to genotype calls for the genotype, kinship and GWAS metrics (a seeded subsample)."""
 
@@ -163,6 +170,20 @@ def evaluate(
             ref["nn_test"] = nn_pair(train.raw, test.raw, n_test)
         if "tstr" in metrics and labelled:
             ref["tstr"] = utility(train, train_full)
+        if "augment" in metrics and labelled:
+            keep = train.labels >= 0
+            aug_x, aug_y = train.standardised(mean, std, mask, train_full)[keep], train.labels[keep]
+            subsets = small_subsets(aug_y, AUGMENT_FRACTIONS, config.repeats, config.seed)
+
+            def curve(extra: tuple[np.ndarray, np.ndarray] | None, rest: bool = False) -> list[float]:
+                return augmentation_curve(aug_x, aug_y, subsets, extra, test_x, test_y, mask, n_classes, config.seed,
+                                          budget, dev, kind=config.classifiers[0], rest=rest)
+
+            real_only = curve(None)
+            with_rest = curve(None, rest=True)
+            ref["augment"] = {"fractions": list(AUGMENT_FRACTIONS), "classifier": config.classifiers[0],
+                              "real_only": real_only, "augmented": with_rest,
+                              "gain": float(np.mean(np.subtract(with_rest, real_only)))}
         codec = load_codec(real_store) if metrics & {"genotype", "kinship", "gwas"} else None
         decoded = np.sort(rng.choice(len(train_full), min(DECODED, len(train_full)), replace=False))
         binary = n_classes == 2
@@ -201,6 +222,12 @@ def evaluate(
                     out["tstr"] = utility(syn, syn_full)
                 else:  # e.g. another generator's VCF encoded without --labels
                     out.setdefault("notes", []).append("TSTR skipped: the store has fewer than 2 labels among its people")
+            if "augment" in metrics and labelled:
+                keep = syn.labels >= 0
+                if len(np.unique(syn.labels[keep])) >= 2:
+                    added = curve((syn.standardised(mean, std, mask, syn_full)[keep], syn.labels[keep]))
+                    out["augment"] = {"augmented": added, "real_only": real_only,
+                                      "gain": float(np.mean(np.subtract(added, real_only)))}
             if "privacy" in metrics:
                 out.update(privacy(syn.raw, train.raw, test.raw, config.seed, dev, train.labels, test.labels))
             syn_decoded = np.sort(rng.choice(len(syn_full), min(DECODED, len(syn_full)), replace=False))

@@ -173,3 +173,123 @@ def metrics_plot(metrics_json: str | Path, output: str | Path, *, classifier: st
     fig.suptitle("Utility vs privacy: up is more useful, near the dotted line leaks less")
     _save(fig, output)
     return {"output": str(output), "stores": len(result["synthetic"])}
+
+
+def _load_json(metrics_json: str | Path) -> dict[str, Any]:
+    path = Path(metrics_json)
+    if not path.exists():
+        raise GenomesynthError(f"{path}: no such metrics file; write one with `genomesynth eval --json`")
+    return json.loads(path.read_text())
+
+
+def augment_plot(metrics_json: str | Path, output: str | Path) -> dict[str, Any]:
+    """The augmentation curve: balanced accuracy of a classifier trained on a small real subset alone,
+    plus the other real people (the ceiling), and plus each synthetic store."""
+    output = Path(output)
+    _check_output(output)
+    result = _load_json(metrics_json)
+    aug = result["real"].get("augment")
+    if aug is None:
+        raise GenomesynthError(f"{metrics_json}: holds no augmentation results; run eval with --metrics augment on a labelled store")
+    x = np.array(aug["fractions"]) * 100
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    ax.plot(x, aug["real_only"], "o-", color="black", label="real subset alone")
+    ax.plot(x, aug["augmented"], "o--", color="grey", label="+ the other real people (ceiling)")
+    for i, (name, s) in enumerate(result["synthetic"].items()):
+        if "augment" in s:
+            ax.plot(x, s["augment"]["augmented"], "o-", color=f"C{i}", label=f"+ {name} (gain {s['augment']['gain']:+.3f})")
+    ax.set(xlabel="real training people used (%)", ylabel=f"balanced accuracy, held-out ({aug['classifier']})",
+           title="Augmentation: small real subsets with synthetic people added")
+    ax.legend(frameon=False)
+    _save(fig, output)
+    return {"output": str(output), "stores": len(result["synthetic"])}
+
+
+def _decoded_sets(real: str | Path, synthetic: list[str | Path], names: list[str], max_people: int,
+                  seed: int) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], Any, list[str]]:
+    """Genotype calls and labels of real train, real held-out and each synthetic store (subsampled)."""
+    from genomesynth.compress import load_codec
+
+    rng = np.random.default_rng(seed)
+    sets: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    with open_store(real) as store:
+        codec, split, labels, label_names = load_codec(store), store.split(), store.label(), store.label_names
+        for part, title in (("train", "real train"), ("test", "real held-out")):
+            idx = np.flatnonzero(split == part)
+            idx = np.sort(rng.choice(idx, min(len(idx), max_people), replace=False))
+            sets[title] = (codec.calls(codec.dosages(store.read_people(idx))), labels[idx])
+    for name, path in zip(names, synthetic):
+        with open_store(path) as syn:
+            idx = np.sort(rng.choice(syn.n_people, min(syn.n_people, max_people), replace=False))
+            sets[name] = (codec.calls(codec.dosages(syn.read_people(idx))), syn.label()[idx])
+    return sets, codec, label_names
+
+
+def kinship_plot(real: str | Path, synthetic: list[str | Path], output: str | Path, *, names: list[str] | None = None,
+                 max_people: int = 2000, seed: int = 0) -> dict[str, Any]:
+    """Histograms of each person's closest KING-robust kinship to the real training people: real
+    held-out people (the reference) and every synthetic store, with KING's degree thresholds."""
+    from genomesynth.metrics.kinship import THRESHOLDS, king_robust
+
+    output = Path(output)
+    _check_output(output)
+    names = names or [Path(p).name.removesuffix(".zarr").removesuffix(".h5") for p in synthetic]
+    sets, codec, _ = _decoded_sets(real, synthetic, names, max_people, seed)
+    if codec.ploidy != 2:
+        raise GenomesynthError(f"{real}: kinship needs diploid genotypes (this cohort has ploidy {codec.ploidy})")
+    train = sets.pop("real train")[0]
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    for i, (name, (calls, _)) in enumerate(sets.items()):
+        nearest = king_robust(calls, train).max(1)
+        ax.hist(nearest, bins=60, histtype="step", lw=1.6, density=True, color="black" if i == 0 else f"C{i - 1}",
+                label=name)
+    for label, t in THRESHOLDS.items():
+        ax.axvline(t, color="grey", ls=":", lw=1)
+        ax.annotate(label.replace("_", " "), (t, 1), xycoords=("data", "axes fraction"), rotation=90, va="top",
+                    ha="right", fontsize=8, color="grey")
+    ax.set(xlabel="closest KING-robust kinship to a real training person", ylabel="density",
+           title="Kinship replay: synthetic people should be no closer kin to participants than new people are")
+    ax.legend(frameon=False)
+    _save(fig, output)
+    return {"output": str(output), "stores": len(names)}
+
+
+def gwas_plot(real: str | Path, synthetic: list[str | Path], output: str | Path, *, names: list[str] | None = None,
+              max_people: int = 2000, seed: int = 0) -> dict[str, Any]:
+    """Manhattan plots of the trend test against the (binary) label: real training people on top, each
+    synthetic store below on the same axes; and a QQ plot of all."""
+    from genomesynth.metrics.gwas import trend_test
+
+    output = Path(output)
+    _check_output(output)
+    names = names or [Path(p).name.removesuffix(".zarr").removesuffix(".h5") for p in synthetic]
+    sets, _, label_names = _decoded_sets(real, synthetic, names, max_people, seed)
+    if len(label_names) != 2:
+        raise GenomesynthError(f"{real}: GWAS plots need a binary label (this store has {len(label_names)} labels)")
+    sets.pop("real held-out")
+    with open_store(real) as store:
+        contig = store.read("variants/variant_contig")
+    scans = {}
+    for name, (calls, labels) in sets.items():
+        keep = labels >= 0
+        scans[name] = trend_test(calls[keep], labels[keep])[1]
+    top = max(float(np.nanmax(p)) for p in scans.values()) * 1.05
+    fig, axes = plt.subplots(len(scans) + 1, 1, figsize=(10, 2.2 * (len(scans) + 1)), squeeze=False)
+    x = np.arange(len(contig))
+    colours = np.where(contig % 2 == 0, "#3b6ea8", "#9bb7d4")
+    for ax, (name, logp) in zip(axes[:-1, 0], scans.items()):
+        ax.scatter(x, logp, s=3, c=colours, rasterized=True)
+        ax.set(ylim=(0, top), ylabel="−log10 p", title=name)
+        ax.set_xticks([])
+    qq = axes[-1, 0]
+    for i, (name, logp) in enumerate(scans.items()):
+        observed = np.sort(logp[np.isfinite(logp)])[::-1]
+        expected = -np.log10((np.arange(1, len(observed) + 1) - 0.5) / len(observed))
+        qq.plot(expected, observed, ".", ms=3, color="black" if i == 0 else f"C{i - 1}", label=name)
+    qq.plot([0, expected.max()], [0, expected.max()], color="grey", lw=1)
+    qq.set(xlabel="expected −log10 p", ylabel="observed", title="QQ")
+    qq.legend(frameon=False, markerscale=4)
+    fig.suptitle("GWAS concordance: trend test against the label, SNPs in genome order")
+    fig.tight_layout()
+    _save(fig, output)
+    return {"output": str(output), "stores": len(names)}

@@ -32,12 +32,15 @@ class Section:
     rows: list[Row]
 
 
-def lookup(d: Any, *path: str) -> Any:
-    """d[path[0]][path[1]]…, or None where a key is missing."""
+def lookup(d: Any, *path: str | int) -> Any:
+    """d[path[0]][path[1]]… (an int indexes a list), or None where a key is missing."""
     for key in path:
-        if not isinstance(d, dict) or key not in d:
+        if isinstance(d, list) and isinstance(key, int) and 0 <= key < len(d):
+            d = d[key]
+        elif isinstance(d, dict) and key in d:
+            d = d[key]
+        else:
             return None
-        d = d[key]
     return d
 
 
@@ -47,7 +50,7 @@ def sections(result: dict[str, Any]) -> tuple[list[str], list[Section]]:
     real = result["real"]
     out: list[Section] = []
 
-    def row(label: str, real_path: tuple[str, ...] | None, path: tuple[str, ...], target: str, fmt: str = "{:.3f}",
+    def row(label: str, real_path: tuple[str | int, ...] | None, path: tuple[str | int, ...], target: str, fmt: str = "{:.3f}",
             sd: bool = False) -> Row:
         get: Callable[[Any], Any] = (lambda d: lookup(d, *path, "mean")) if sd else (lambda d: lookup(d, *path))
         r = (lookup(real, *real_path, "mean") if sd else lookup(real, *real_path)) if real_path else None
@@ -98,6 +101,15 @@ def sections(result: dict[str, Any]) -> tuple[list[str], list[Section]]:
             row("exact copies (0)", None, ("dcr", "exact_copies"), "min", "{:.0f}"),
             row("membership inference AUC (0.5)", None, ("mia_auc",), "ideal:0.5"),
         ]))
+    if lookup(real, "augment") is not None:
+        aug = real["augment"]
+        rows = [Row(f"{f:.0%} real alone", v, [v for _ in syn], "real", "{:.3f}")
+                for f, v in zip(aug["fractions"], aug["real_only"])]
+        rows += [row(f"{f:.0%} real + added", ("augment", "augmented", i), ("augment", "augmented", i), "max")
+                 for i, f in enumerate(aug["fractions"])]
+        rows.append(row("gain (mean over fractions)", ("augment", "gain"), ("augment", "gain"), "max", "{:+.3f}"))
+        out.append(Section(f"Augmentation: a small real subset plus synthetic people, balanced accuracy "
+                           f"({aug['classifier']}; real = plus the other real people)", "higher; real is the ceiling", rows))
     if lookup(real, "kinship") is not None:
         rows = []
         for where, label in (("train", "train"), ("test", "held-out")):

@@ -46,7 +46,8 @@ def test_eval_json_schema(real_store, stores):
     result = evaluate([stores / "gauss.zarr", stores / "mosaic.h5"], real_store, FAST, names=["g", "m"])
     json.dumps(result)  # JSON-able
     assert set(result) >= {"genomesynth_version", "inputs", "settings", "real", "synthetic"}
-    assert set(result["real"]) == {"dispersion", "aa", "nn_test", "tstr", "genotype", "kinship", "gwas"}
+    assert set(result["real"]) == {"dispersion", "aa", "nn_test", "tstr", "augment", "genotype", "kinship", "gwas"}
+    assert set(result["real"]["augment"]) == {"fractions", "classifier", "real_only", "augmented", "gain"}
     assert set(result["real"]["kinship"]) == {"duplicate", "first_degree", "second_degree", "max", "p99", "median"}
     assert set(result["real"]["gwas"]) >= {"effect_r", "logp_r", "top_recall"}
     assert set(result["real"]["dispersion"]) == {"per_position", "pc", "pc_mean", "pc1", "pc2", "pc3"}
@@ -55,7 +56,7 @@ def test_eval_json_schema(real_store, stores):
     assert set(result["real"]["tstr"]["mlp"]["accuracy"]) == {"mean", "sd", "runs"}
     g = result["synthetic"]["g"]
     assert set(g) >= {"dispersion", "aa", "privacy_loss", "nn_test", "tstr", "dcr", "mia_auc", "genotype", "flags",
-                      "kinship", "gwas"}
+                      "kinship", "gwas", "augment"}
     assert set(g["aa"]) == {"train", "test", "train_whole"} and set(g["aa"]["train"]) == {"truth", "syn", "aa"}
     assert set(g["kinship"]) == {"train", "test"}
     assert g["privacy_loss"] == pytest.approx(g["aa"]["test"]["aa"] - g["aa"]["train"]["aa"])
@@ -114,3 +115,16 @@ def test_plots_are_written(real_store, stores, tmp_path, toy_store):
     assert (tmp_path / "m.pdf").read_bytes()[:4] == b"%PDF"
     with pytest.raises(GenomesynthError, match=".png, .svg or .pdf"):
         metrics_plot(tmp_path / "m.json", tmp_path / "m.gif")
+
+
+def test_augment_kinship_and_gwas_figures(real_store, stores, tmp_path):
+    from genomesynth.plots import augment_plot, gwas_plot, kinship_plot
+
+    result = evaluate([stores / "gauss.zarr"], real_store,
+                      EvalConfig(metrics=("augment",), repeats=1, classifier_epochs=2, classifiers=("mlp",)))
+    (tmp_path / "a.json").write_text(json.dumps(result))
+    augment_plot(tmp_path / "a.json", tmp_path / "a.png")
+    kinship_plot(real_store, [stores / "gauss.zarr"], tmp_path / "k.png")
+    gwas_plot(real_store, [stores / "gauss.zarr", stores / "mosaic.h5"], tmp_path / "g.svg", names=["g", "m"])
+    assert (tmp_path / "a.png").read_bytes()[:4] == b"\x89PNG" and (tmp_path / "k.png").read_bytes()[:4] == b"\x89PNG"
+    assert "QQ" in (tmp_path / "g.svg").read_text()

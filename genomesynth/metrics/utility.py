@@ -127,3 +127,44 @@ def tstr(
                          "sd": float(np.nanstd([r[m] for r in runs])), "runs": [r[m] for r in runs]}
                      for m in runs[0]}
     return out
+
+
+AUGMENT_FRACTIONS = (0.05, 0.10, 0.25)
+"""Shares of the training split the augmentation experiment starts from (the paper's own use case)."""
+
+
+def small_subsets(y: np.ndarray, fractions: tuple[float, ...], repeats: int, seed: int) -> list[list[np.ndarray]]:
+    """Per fraction, `repeats` stratified random subsets of the labelled people y (at least 2 per class)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for fraction in fractions:
+        draws = []
+        for _ in range(repeats):
+            parts = [rng.choice(np.flatnonzero(y == c), min((y == c).sum(), max(2, round(fraction * (y == c).sum()))),
+                                replace=False) for c in np.unique(y)]
+            draws.append(np.sort(np.concatenate(parts)))
+        out.append(draws)
+    return out
+
+
+def augmentation_curve(
+    x: np.ndarray, y: np.ndarray, subsets: list[list[np.ndarray]], extra: tuple[np.ndarray, np.ndarray] | None,
+    x_test: np.ndarray, y_test: np.ndarray, mask: np.ndarray, n_classes: int, seed: int, budget: ClassifierBudget,
+    device: str = "cpu", kind: str = "mlp", rest: bool = False,
+) -> list[float]:
+    """Mean balanced accuracy on the held-out people, per fraction, of a classifier trained on each
+    small real subset — alone (extra None), with `extra` people added, or (rest) with every other
+    real training person added (the ceiling a perfect generator approaches)."""
+    curve = []
+    for draws in subsets:
+        scores = []
+        for r, subset in enumerate(draws):
+            xs, ys = x[subset], y[subset]
+            if rest:
+                others = np.setdiff1d(np.arange(len(y)), subset)
+                xs, ys = np.concatenate([xs, x[others]]), np.concatenate([ys, y[others]])
+            elif extra is not None:
+                xs, ys = np.concatenate([xs, extra[0]]), np.concatenate([ys, extra[1]])
+            scores.append(fit_and_score(kind, xs, ys, x_test, y_test, mask, n_classes, seed + r, budget, device)["balanced_accuracy"])
+        curve.append(float(np.mean(scores)))
+    return curve

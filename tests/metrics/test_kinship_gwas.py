@@ -53,3 +53,29 @@ def test_gwas_finds_a_planted_causal_snp_and_copies_agree():
     assert same["effect_r"] > 0.999 and same["top_recall"] == 1.0
     shuffled = gwas_concordance(calls[:300], label[:300], calls[300:], rng.permutation(label[300:]))
     assert abs(shuffled["effect_r"]) < 0.3
+
+
+def test_augmentation_gains_from_new_people_and_not_from_copies_of_the_subset():
+    from genomesynth.metrics.utility import ClassifierBudget, augmentation_curve, small_subsets
+
+    rng = np.random.default_rng(3)
+    mask = np.zeros((16, 8), bool)
+    mask[:, :4] = True
+
+    def people(n: int) -> tuple[np.ndarray, np.ndarray]:
+        y = rng.integers(0, 2, n)
+        x = rng.normal(size=(n, 16, 8)).astype(np.float32)
+        x[:, :, 0] += 0.35 * (2 * y[:, None] - 1)  # a weak signal on every gene: learnable from many people
+        return x * mask, y
+
+    x, y = people(400)
+    x_test, y_test = people(300)
+    subsets = small_subsets(y, (0.03,), repeats=2, seed=0)
+    budget = ClassifierBudget(epochs=15)
+    alone = augmentation_curve(x, y, subsets, None, x_test, y_test, mask, 2, 0, budget)
+    first = [[subsets[0][0]]]
+    first_alone = augmentation_curve(x, y, first, None, x_test, y_test, mask, 2, 0, budget)
+    copies = augmentation_curve(x, y, first, (x[first[0][0]], y[first[0][0]]), x_test, y_test, mask, 2, 0, budget)
+    new = augmentation_curve(x, y, subsets, people(400), x_test, y_test, mask, 2, 0, budget)
+    assert new[0] > alone[0] + 0.1
+    assert abs(copies[0] - first_alone[0]) < 0.08

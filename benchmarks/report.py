@@ -58,6 +58,10 @@ def main() -> None:
             ("n", "people per set"), ("dim", "dimensions"), ("genomesynth_s", "genomesynth (s)"),
             ("sklearn_s", "scikit-learn (s)"), ("speedup", "speed-up"), ("same_neighbours", "same neighbours"),
             ("peak_rss_mb", "peak RSS MB"), ("umap_n", "UMAP people"), ("umap_s", "UMAP (s)")]),
+        ("judge", "judging any generator: `encode` and the metrics of issue 11 (`bench_judge.py`; one "
+         "synthetic store, eval restricted to one metric at a time, its fixed cost included)", [
+            ("people", "people"), ("snps", "SNPs"), ("encode_s", "encode (s)"), ("aa_s", "AA, both kinds (s)"),
+            ("kinship_s", "kinship (s)"), ("gwas_s", "GWAS (s)"), ("augment_s", "augmentation (s)")]),
         ("knn-cuda", "exact k-NN on the GPU", [
             ("n", "people per set"), ("dim", "dimensions"), ("genomesynth_s", "genomesynth (s)")]),
     ]

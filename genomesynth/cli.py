@@ -526,7 +526,7 @@ def plot_kinship(
 
 @plot_app.command("gwas")
 def plot_gwas(
-    real: Annotated[Path, typer.Argument(help="The real store (binary label).")],
+    real: Annotated[Path, typer.Argument(help="The real store (with a label).")],
     synthetic: Annotated[list[Path], typer.Argument(help="Synthetic stores.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Figure to write.")],
     name: Annotated[list[str] | None, typer.Option("--name", help="Panel name per synthetic store (repeat).")] = None,
@@ -568,7 +568,7 @@ def demo(
         s = run_demo(output, config, overwrite=overwrite, progress=progress)
     t = s["timings"]
     out.print(_table("demo", [
-        ("report", f"{s['output']}/report.md (+ metrics.json, umap.png, curves.png, metrics.png)"),
+        ("report", f"{s['output']}/report.md (+ metrics.json and the figures it shows)"),
         ("machine", s["machine"]),
         ("time", f"total {t['total'] / 60:.1f} min: train {t['train']:.0f} s, sample {t['sample']:.0f} s, "
                  f"eval {t['eval']:.0f} s, plots {t['plots']:.0f} s"),

@@ -24,7 +24,7 @@ from genomesynth.baselines import reference_generator
 from genomesynth.compress import CompressConfig, compress, decode
 from genomesynth.errors import GenomesynthError
 from genomesynth.evaluate import EvalConfig, evaluate
-from genomesynth.plots import curves_plot, metrics_plot, umap_plot
+from genomesynth.plots import augment_plot, curves_plot, gwas_plot, kinship_plot, metrics_plot, umap_plot
 from genomesynth.report import markdown
 from genomesynth.sample import SampleConfig, sample
 from genomesynth.train import TrainConfig, resolve_device, train
@@ -133,6 +133,12 @@ def run_demo(output: str | Path, config: DemoConfig | None = None, *, overwrite:
     umap_plot(out / "real.zarr", stores, out / "umap.png", names=names, seed=config.seed)
     curves_plot([out / "runs" / b for b in config.backbones], out / "curves.png", names=list(config.backbones))
     metrics_plot(out / "metrics.json", out / "metrics.png")
+    if "augment" in result["real"]:
+        augment_plot(out / "metrics.json", out / "augment.png")
+    if "kinship" in result["real"]:
+        kinship_plot(out / "real.zarr", stores, out / "kinship.png", names=names, seed=config.seed)
+    if "gwas" in result["real"]:  # a binary label: the first three stores beside the real scan
+        gwas_plot(out / "real.zarr", stores[:3], out / "gwas.png", names=names[:3], seed=config.seed)
     timings["plots"] = time.perf_counter() - t
     progress.advance(stages)
     timings["total"] = time.perf_counter() - started
@@ -147,6 +153,7 @@ def run_demo(output: str | Path, config: DemoConfig | None = None, *, overwrite:
 
 def _report(summary: dict[str, Any], result: dict[str, Any], config: DemoConfig) -> str:
     c = summary["compress"]
+    names = list(config.backbones) + [f"baseline-{m}" for m in config.baselines]
     lines = [
         "# genomesynth demo report",
         "",
@@ -189,6 +196,10 @@ def _report(summary: dict[str, Any], result: dict[str, Any], config: DemoConfig)
         "",
         "![Utility vs privacy](metrics.png)",
         "",
+        *[f"![{title}]({f})\n" for f, key, title in (("augment.png", "augment", "Augmentation"),
+                                                      ("kinship.png", "kinship", "Kinship replay"),
+                                                      ("gwas.png", "gwas", "GWAS: Manhattan and QQ"))
+          if key in result["real"]],
         "## Files",
         "",
         "- `real.zarr`: the compressed cohort; `runs/<backbone>/`: checkpoints and metrics.jsonl;",
@@ -212,6 +223,9 @@ def _report(summary: dict[str, Any], result: dict[str, Any], config: DemoConfig)
         "genomesynth plot umap real.zarr synthetic/*.zarr -o umap.png",
         "genomesynth plot curves " + " ".join(f"runs/{b}" for b in config.backbones) + " -o curves.png",
         "genomesynth plot metrics metrics.json -o metrics.png",
+        "genomesynth plot augment metrics.json -o augment.png",
+        "genomesynth plot kinship real.zarr synthetic/*.zarr -o kinship.png",
+        "genomesynth plot gwas real.zarr " + " ".join(f"synthetic/{n}.zarr" for n in names[:3]) + " -o gwas.png",
         "```",
         "",
     ]

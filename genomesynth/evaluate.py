@@ -186,7 +186,6 @@ def evaluate(
                               "gain": float(np.mean(np.subtract(with_rest, real_only)))}
         codec = load_codec(real_store) if metrics & {"genotype", "kinship", "gwas"} else None
         decoded = np.sort(rng.choice(len(train_full), min(DECODED, len(train_full)), replace=False))
-        binary = n_classes == 2
         if codec is not None:
             train_calls, test_calls = (codec.calls(codec.dosages(x)) for x in (train_full[decoded], test_full))
             train_labels = train.labels[decoded]
@@ -194,8 +193,8 @@ def evaluate(
             ref["genotype"] = genotype_fidelity(codec, train_full[decoded], test_full, config.seed)
         if "kinship" in metrics and codec.ploidy == 2:
             ref["kinship"] = kinship_replay(train_calls, test_calls, None, config.seed)["real_test_vs_train"]
-        if "gwas" in metrics and binary:
-            ref["gwas"] = gwas_concordance(train_calls, train_labels, test_calls, test.labels)
+        if "gwas" in metrics and labelled:
+            ref["gwas"] = gwas_concordance(train_calls, train_labels, test_calls, test.labels, n_classes)
         progress.advance(task)
 
         for name, path in zip(names, synthetic):
@@ -239,11 +238,11 @@ def evaluate(
             if "kinship" in metrics and codec.ploidy == 2:
                 out["kinship"] = {k: v for k, v in kinship_replay(train_calls, test_calls, syn_calls, config.seed).items()
                                   if k != "real_test_vs_train"}
-            if "gwas" in metrics and binary:
-                if len(np.unique(syn_labels[syn_labels >= 0])) == 2:
-                    out["gwas"] = gwas_concordance(train_calls, train_labels, syn_calls, syn_labels)
+            if "gwas" in metrics and labelled:
+                if len(np.unique(syn_labels[syn_labels >= 0])) >= 2:
+                    out["gwas"] = gwas_concordance(train_calls, train_labels, syn_calls, syn_labels, n_classes)
                 else:
-                    out.setdefault("notes", []).append("GWAS skipped: the store lacks people of both labels")
+                    out.setdefault("notes", []).append("GWAS skipped: the store has fewer than 2 labels among its people")
             result["synthetic"][name] = out
             progress.advance(task)
     return result

@@ -256,23 +256,23 @@ def kinship_plot(real: str | Path, synthetic: list[str | Path], output: str | Pa
 
 def gwas_plot(real: str | Path, synthetic: list[str | Path], output: str | Path, *, names: list[str] | None = None,
               max_people: int = 2000, seed: int = 0) -> dict[str, Any]:
-    """Manhattan plots of the trend test against the (binary) label: real training people on top, each
-    synthetic store below on the same axes; and a QQ plot of all."""
-    from genomesynth.metrics.gwas import trend_test
+    """Manhattan plots of the trend test against the label (per SNP the strongest class-vs-rest scan
+    when it has more than two classes): real training people on top, each synthetic store below on
+    the same axes; and a QQ plot of all."""
+    from genomesynth.metrics.gwas import scans as gwas_scans
 
     output = Path(output)
     _check_output(output)
     names = names or [Path(p).name.removesuffix(".zarr").removesuffix(".h5") for p in synthetic]
     sets, _, label_names = _decoded_sets(real, synthetic, names, max_people, seed)
-    if len(label_names) != 2:
-        raise GenomesynthError(f"{real}: GWAS plots need a binary label (this store has {len(label_names)} labels)")
+    if len(label_names) < 2:
+        raise GenomesynthError(f"{real}: GWAS plots need a label of at least 2 classes; compress with --labels")
     sets.pop("real held-out")
     with open_store(real) as store:
         contig = store.read("variants/variant_contig")
-    scans = {}
+    scans = {}  # per SNP the strongest of the label's scans (one per class beyond two)
     for name, (calls, labels) in sets.items():
-        keep = labels >= 0
-        scans[name] = trend_test(calls[keep], labels[keep])[1]
+        scans[name] = gwas_scans(calls, labels, len(label_names))[1].max(0)
     top = max(float(np.nanmax(p)) for p in scans.values()) * 1.05
     fig, axes = plt.subplots(len(scans) + 1, 1, figsize=(10, 2.2 * (len(scans) + 1)), squeeze=False)
     x = np.arange(len(contig))

@@ -79,3 +79,22 @@ def test_augmentation_gains_from_new_people_and_not_from_copies_of_the_subset():
     new = augmentation_curve(x, y, subsets, people(400), x_test, y_test, mask, 2, 0, budget)
     assert new[0] > alone[0] + 0.1
     assert abs(copies[0] - first_alone[0]) < 0.08
+
+
+def test_a_label_of_three_classes_is_scanned_class_against_rest():
+    from genomesynth.metrics.gwas import scans
+
+    rng = np.random.default_rng(4)
+    calls = (rng.random((900, 200)) < 0.4).astype(np.int8) + (rng.random((900, 200)) < 0.4).astype(np.int8)
+    label = rng.integers(0, 2, 900)
+    label[calls[:, 5] == 2] = 2  # class 2: the carriers of two ALT alleles at SNP 5
+    r, logp = scans(calls, label, 3)
+    assert r.shape == logp.shape == (3, 200)
+    assert np.unravel_index(np.argmax(logp), logp.shape) == (2, 5)
+
+
+def test_trend_test_p_values_stay_finite_for_huge_associations():
+    label = np.repeat([0, 1], 1500)
+    calls = np.stack([label * 2, (np.arange(3000) % 3)], 1).astype(np.int8)  # SNP 0 is the label itself
+    r, logp = trend_test(calls, label)
+    assert np.all(np.isfinite(logp)) and logp[0] > 600 and abs(r[0] - 1) < 1e-9

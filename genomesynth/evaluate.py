@@ -192,7 +192,8 @@ def evaluate(
         if "genotype" in metrics:
             ref["genotype"] = genotype_fidelity(codec, train_full[decoded], test_full, config.seed)
         if "kinship" in metrics and codec.ploidy == 2:
-            ref["kinship"] = kinship_replay(train_calls, test_calls, None, config.seed)["real_test_vs_train"]
+            ref["kinship"] = kinship_replay(train_calls, test_calls, None, config.seed, train_labels=train_labels,
+                                            test_labels=test.labels)["real_test_vs_train"]
         if "gwas" in metrics and labelled:
             ref["gwas"] = gwas_concordance(train_calls, train_labels, test_calls, test.labels, n_classes)
         progress.advance(task)
@@ -236,8 +237,9 @@ def evaluate(
             if "genotype" in metrics:
                 out["genotype"] = genotype_fidelity(codec, train_full[decoded], syn_full[syn_decoded], config.seed)
             if "kinship" in metrics and codec.ploidy == 2:
-                out["kinship"] = {k: v for k, v in kinship_replay(train_calls, test_calls, syn_calls, config.seed).items()
-                                  if k != "real_test_vs_train"}
+                replay = kinship_replay(train_calls, test_calls, syn_calls, config.seed, train_labels=train_labels,
+                                        test_labels=test.labels)
+                out["kinship"] = {k: v for k, v in replay.items() if k != "real_test_vs_train"}
             if "gwas" in metrics and labelled:
                 if len(np.unique(syn_labels[syn_labels >= 0])) >= 2:
                     out["gwas"] = gwas_concordance(train_calls, train_labels, syn_calls, syn_labels, n_classes)

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from genomesynth.metrics.privacy import matched_sets
+
 THRESHOLDS = {"duplicate": 0.354, "first_degree": 0.177, "second_degree": 0.0884}
 
 
@@ -49,16 +51,18 @@ def _summary(nearest: np.ndarray) -> dict[str, float]:
 
 
 def kinship_replay(train: np.ndarray, test: np.ndarray, synthetic: np.ndarray | None, seed: int = 0,
-                   max_snps: int = 20_000) -> dict[str, dict[str, float]]:
+                   max_snps: int = 20_000, train_labels: np.ndarray | None = None,
+                   test_labels: np.ndarray | None = None) -> dict[str, dict[str, float]]:
     """Closest-relative summaries: real held-out→train (the reference), synthetic→train, synthetic→held-out.
-    Every search is among the same number of people (the held-out set's; training people subsampled),
-    since the chance of meeting a relative grows with the number searched."""
+    Every search is among equally many people of one label mix (as the membership attack draws
+    them): the chance of meeting a relative grows with the number searched, and differs between
+    populations."""
     rng = np.random.default_rng(seed)
     snps = np.flatnonzero(train.std(0) > 0)
     if len(snps) > max_snps:  # kinship estimates are stable on tens of thousands of SNPs
         snps = np.sort(rng.choice(snps, max_snps, replace=False))
-    some_train = np.sort(rng.choice(len(train), min(len(train), len(test)), replace=False))
-    train, test = train[some_train][:, snps], test[:, snps]
+    some_train, some_test = matched_sets(len(train), len(test), train_labels, test_labels, rng)
+    train, test = train[some_train][:, snps], test[some_test][:, snps]
     result = {"real_test_vs_train": _summary(king_robust(test, train).max(1))}
     if synthetic is not None:
         synthetic = synthetic[:, snps]

@@ -32,7 +32,7 @@ def privacy(synthetic: np.ndarray, train: np.ndarray, test: np.ndarray, seed: in
     dcr_test = nearest_distance(synthetic, test, device=device)
     p5 = float(np.percentile(nearest_distance(test, train, device=device), 5))
     rng = np.random.default_rng(seed)
-    pick_members, pick_others = _matched_sets(len(train), len(test), train_labels, test_labels, rng)
+    pick_members, pick_others = matched_sets(len(train), len(test), train_labels, test_labels, rng)
     members, others = train[pick_members], test[pick_others]
     n = len(pick_members)
     score = -np.concatenate([nearest_distance(members, synthetic, device=device),
@@ -56,7 +56,7 @@ def privacy(synthetic: np.ndarray, train: np.ndarray, test: np.ndarray, seed: in
     }
 
 
-def _matched_sets(n_train: int, n_test: int, train_labels: np.ndarray | None, test_labels: np.ndarray | None,
+def matched_sets(n_train: int, n_test: int, train_labels: np.ndarray | None, test_labels: np.ndarray | None,
                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Equal-size member (train) and non-member (held-out) indices, with one label mix when labels are known."""
     if train_labels is None or test_labels is None:

@@ -62,6 +62,11 @@ def main() -> None:
          "synthetic store, eval restricted to one metric at a time, its fixed cost included)", [
             ("people", "people"), ("snps", "SNPs"), ("encode_s", "encode (s)"), ("aa_s", "AA, both kinds (s)"),
             ("kinship_s", "kinship (s)"), ("gwas_s", "GWAS (s)"), ("augment_s", "augmentation (s)")]),
+        ("shard", "sharded vs unsharded sampling (`bench_shard.py`: `baseline` on the demo cohort, DDIM-50, the "
+         "parts drawn one after another, then merged)", [
+            ("people", "people"), ("shards", "shards"), ("unsharded_s", "unsharded (s)"),
+            ("slowest_shard_s", "slowest shard (s)"), ("shards_total_s", "all shards (s)"), ("merge_s", "merge (s)"),
+            ("identical", "merged = unsharded")]),
         ("knn-cuda", "exact k-NN on the GPU", [
             ("n", "people per set"), ("dim", "dimensions"), ("genomesynth_s", "genomesynth (s)")]),
     ]

@@ -354,6 +354,7 @@ def sample(
     checkpoint: Annotated[str, typer.Option(help="best, last, or a .pt path.")] = "best",
     real: Annotated[Path | None, typer.Option(help="The real store, if it moved since training.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    shard: Annotated[str | None, typer.Option(help="K/N: draw only the K-th of N disjoint parts (join them with `merge`).")] = None,
     seed: Seed = 0,
     overwrite: Overwrite = False,
     quiet: Quiet = False,
@@ -363,7 +364,8 @@ def sample(
     from genomesynth.sample import sample as run
 
     config = SampleConfig(n=n, label=label, label_ratio=label_ratio, sampler=sampler, steps=steps, eta=eta,
-                          clip=clip, guidance=guidance, batch_size=batch_size, checkpoint=checkpoint, seed=seed, device=device)
+                          clip=clip, guidance=guidance, batch_size=batch_size, checkpoint=checkpoint, seed=seed, device=device,
+                          shard=_parse_shard(shard))
     with make_progress(not quiet) as progress:
         s = run(run_dir, output, config, real=real, overwrite=overwrite, progress=progress)
     out.print(_table("sample", [
@@ -371,6 +373,32 @@ def sample(
         ("sampler", f"{s.sampler}, {s.steps} steps"), ("speed", f"{s.genomes_per_second:,.1f} genomes/s"),
         ("time", f"{s.seconds:.1f} s"),
     ]))
+
+
+def _parse_shard(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    try:
+        k, parts = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise GenomesynthError(f"--shard {text!r}: give K/N, e.g. --shard 3/8") from None
+    return k, parts
+
+
+@app.command()
+def merge(
+    parts: Annotated[list[Path], typer.Argument(help="The stores of `sample --shard K/N`, every K once.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Store to write (.zarr or .h5).")],
+    overwrite: Overwrite = False,
+    quiet: Quiet = False,
+) -> None:
+    """Join the parts of a sharded draw into one store, equal to the unsharded draw."""
+    from genomesynth.merge import merge as run
+
+    with make_progress(not quiet) as progress:
+        s = run(parts, output, overwrite=overwrite, progress=progress)
+    out.print(_table("merge", [("output", s.output), ("parts", s.parts), ("people", f"{s.people:,}"),
+                               ("time", f"{s.seconds:.1f} s")]))
 
 
 # -- baseline / eval ----------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,8 +35,13 @@ class SampleConfig:
     checkpoint: str = "best"
     seed: int = 0
     device: str = "auto"
+    shard: tuple[int, int] | None = None  # (K, N): draw only the K-th of N disjoint parts (1-based)
 
     def __post_init__(self) -> None:
+        if self.shard is not None:
+            k, parts = self.shard
+            if not (isinstance(k, int) and isinstance(parts, int) and 1 <= k <= parts):
+                raise GenomesynthError(f"--shard {k}/{parts}: give K/N with 1 ≤ K ≤ N, e.g. --shard 3/8")
         checks.whole("n", self.n)
         checks.whole("batch_size", self.batch_size)
         checks.whole("steps", self.steps, optional=True)
@@ -43,6 +49,27 @@ class SampleConfig:
         checks.number("guidance", self.guidance, 0)
         if self.sampler not in ("ddpm", "ddim"):
             raise GenomesynthError(f"--sampler {self.sampler!r}: use ddpm or ddim")
+
+
+def shard_people(n: int, batch_size: int, shard: tuple[int, int] | None) -> tuple[int, int]:
+    """The people [start, stop) of shard K of N: whole batches, N contiguous near-equal runs of them.
+    Every batch draws its noise from its own seed, so the parts' union is the unsharded draw."""
+    n_batches = math.ceil(n / batch_size)
+    if shard is None:
+        return 0, n
+    k, parts = shard
+    if parts > n_batches:
+        raise GenomesynthError(
+            f"--shard {k}/{parts}: {n:,} people in batches of {batch_size} make only {n_batches} batches; "
+            "use at most that many shards or a smaller --batch-size"
+        )
+    first, last = (k - 1) * n_batches // parts, k * n_batches // parts
+    return first * batch_size, min(last * batch_size, n)
+
+
+def batch_seed(seed: int, batch: int) -> int:
+    """The noise seed of one batch of people (independent of how the draw is sharded)."""
+    return (seed * 1_000_003 + batch) % 2**63
 
 
 @dataclass
@@ -116,7 +143,7 @@ def sample(
     mask = ref["mask"].to(device)
     mean, std = ref["mean"].to(device), ref["std"].to(device)
     clip = tuple(v.to(device) for v in ref["x0_range"]) if config.clip else None
-    generator = torch.Generator(device=device).manual_seed(config.seed)
+    first, stop = shard_people(config.n, config.batch_size, config.shard)
     steps = train_config["timesteps"] if config.sampler == "ddpm" else (config.steps or 50)
 
     def denoise(x: torch.Tensor, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -128,10 +155,11 @@ def sample(
         if real_store.attrs.get("codec_id") != ref["codec_id"]:
             raise GenomesynthError(f"{real_path}: not the store this run was trained on (codec differs)")
         with writer:
-            latents = writer.create_latents(config.n, ref["n_genes_padded"])
-            task = progress.add_task(f"sampling ({config.sampler}, {steps} steps)", total=config.n, status="")
-            for start in range(0, config.n, config.batch_size):
+            latents = writer.create_latents(stop - first, ref["n_genes_padded"])
+            task = progress.add_task(f"sampling ({config.sampler}, {steps} steps)", total=stop - first, status="")
+            for start in range(first, stop, config.batch_size):
                 y = torch.as_tensor(labels[start : start + config.batch_size], device=device)
+                generator = torch.Generator(device=device).manual_seed(batch_seed(config.seed, start // config.batch_size))
                 x = draw(denoise, schedule, y, mask, sampler=config.sampler, steps=config.steps, eta=config.eta,
                          guidance=config.guidance, null_class=len(names), generator=generator, clip=clip)
                 if not torch.isfinite(x).all():
@@ -140,11 +168,12 @@ def sample(
                         "nothing was written — the run diverged: sample an earlier checkpoint (--checkpoint) or retrain"
                     )
                 x = (x * std + mean) * mask  # back from standardised space; padding exactly 0
-                latents[start : start + len(y)] = x.float().cpu().numpy()
-                progress.update(task, completed=start + len(y))
+                latents[start - first : start - first + len(y)] = x.float().cpu().numpy()
+                progress.update(task, completed=start - first + len(y))
             copy_reference(real_store, writer)
-            writer.write("sample_id", np.array([f"SYN{i + 1:06d}" for i in range(config.n)], dtype=object))
-            writer.write("label", np.where(labels == len(names), -1, labels).astype(np.int32))
+            writer.write("sample_id", np.array([f"SYN{i + 1:06d}" for i in range(first, stop)], dtype=object))
+            mine = labels[first:stop]
+            writer.write("label", np.where(mine == len(names), -1, mine).astype(np.int32))
             writer.set_attrs({
                 **{k: real_store.attrs[k] for k in REFERENCE_ATTRS if k in real_store.attrs},
                 "schema_version": SCHEMA_VERSION,
@@ -154,9 +183,12 @@ def sample(
                     "preset": train_config["preset"], "step": state["step"], "sampler": config.sampler, "steps": steps,
                     "guidance": config.guidance, "eta": config.eta, "clip_x0": config.clip,
                 },
+                "shard": {"k": config.shard[0], "of": config.shard[1], "start": first, "stop": stop, "total": config.n,
+                          "batch_size": config.batch_size, "seed": config.seed} if config.shard else None,
                 "provenance": provenance("sample", [Path(state["path"])], config.seed,
                                          {k: str(v) if isinstance(v, Path) else v for k, v in vars(config).items()}),
             })
     seconds = time.perf_counter() - started
-    counts = {("unlabelled" if c == len(names) else names[c]): int((labels == c).sum()) for c in np.unique(labels)}
-    return SampleSummary(str(output), config.n, counts, config.sampler, steps, seconds, config.n / max(seconds, 1e-9))
+    mine = labels[first:stop]
+    counts = {("unlabelled" if c == len(names) else names[c]): int((mine == c).sum()) for c in np.unique(mine)}
+    return SampleSummary(str(output), stop - first, counts, config.sampler, steps, seconds, (stop - first) / max(seconds, 1e-9))

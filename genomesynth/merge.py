@@ -1,0 +1,91 @@
+"""Join the parts of a sharded draw (`sample --shard K/N`) into one store, equal to the unsharded draw.
+
+The parts must come from one draw: the same run and checkpoint, sampler settings, seed, total, batch
+size and codec, and every K of N exactly once. They are copied slab by slab in K order (memory: one
+slab), with the reference arrays of the first part.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from rich.progress import Progress
+
+from genomesynth.errors import GenomesynthError
+from genomesynth.provenance import provenance
+from genomesynth.store import REFERENCE_ATTRS, SCHEMA_VERSION, StoreWriter, copy_reference, open_store
+from genomesynth.ui import quiet
+
+_SAME = ("run", "checkpoint", "step", "sampler", "steps", "guidance", "eta", "clip_x0")
+
+
+@dataclass
+class MergeSummary:
+    output: str
+    parts: int
+    people: int
+    seconds: float
+
+
+def merge(parts: list[str | Path], output: str | Path, *, overwrite: bool = False,
+          progress: Progress | None = None) -> MergeSummary:
+    """Merge the parts of one sharded draw into the store at `output`."""
+    progress = progress or quiet()
+    started = time.perf_counter()
+    writer = StoreWriter(output, overwrite=overwrite)
+    infos = []
+    for path in parts:
+        with open_store(path) as store:
+            shard = store.attrs.get("shard")
+            if store.role != "synthetic" or not shard:
+                raise GenomesynthError(f"{path}: not a part of a sharded draw; merge takes the stores of `sample --shard K/N`")
+            infos.append((shard["k"], Path(path), shard, store.attrs.get("model") or {}, store.attrs.get("codec_id")))
+    infos.sort(key=lambda info: info[0])
+    k1, first_path, first, model, codec = infos[0]
+    for k, path, shard, other, other_codec in infos[1:]:
+        differs = [key for key in ("of", "total", "batch_size", "seed") if shard[key] != first[key]]
+        differs += [key for key in _SAME if other.get(key) != model.get(key)]
+        if other_codec != codec:
+            differs.append("codec")
+        if differs:
+            raise GenomesynthError(f"{path}: not from the same draw as {first_path} ({', '.join(differs)} differ); "
+                                   "merge the parts of one `sample` command line")
+    ks = [info[0] for info in infos]
+    missing = sorted(set(range(1, first["of"] + 1)) - set(ks))
+    if missing or len(ks) != len(set(ks)):
+        twice = sorted({k for k in ks if ks.count(k) > 1})
+        raise GenomesynthError(
+            f"shards of {first['of']}: " + (f"missing {', '.join(map(str, missing))}" if missing else "")
+            + ("; " if missing and twice else "") + (f"given twice {', '.join(map(str, twice))}" if twice else "")
+            + " — give every part exactly once"
+        )
+    total = first["total"]
+    with open_store(first_path) as head, writer:
+        latents = writer.create_latents(total, head.n_genes_padded)
+        ids, labels = [], []
+        task = progress.add_task("merging", total=total, status="")
+        for _, path, shard, _, _ in infos:
+            with open_store(path) as part:
+                for start, slab in part.iter_slabs():
+                    a = shard["start"] + start
+                    latents[a : a + len(slab)] = slab
+                    progress.update(task, completed=a + len(slab))
+                ids.append(part.sample_id())
+                labels.append(part.label())
+        copy_reference(head, writer)
+        writer.write("sample_id", np.concatenate(ids).astype(object))
+        writer.write("label", np.concatenate(labels).astype(np.int32))
+        writer.set_attrs({
+            **{k: head.attrs[k] for k in REFERENCE_ATTRS if k in head.attrs},
+            "schema_version": SCHEMA_VERSION,
+            "role": "synthetic",
+            "model": model,
+            "shard": None,
+            "merged_from": [str(info[1]) for info in infos],
+            "provenance": provenance("merge", [info[1] for info in infos], first["seed"],
+                                     {"parts": len(infos), "total": total}),
+        })
+    return MergeSummary(str(output), len(infos), total, time.perf_counter() - started)

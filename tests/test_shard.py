@@ -1,0 +1,60 @@
+"""`sample --shard K/N` and `merge` (issue 12, part 5): the parts of one seeded draw are disjoint and
+their union, merged, is the unsharded store; merge refuses parts of different draws or a missing part."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from genomesynth.errors import GenomesynthError
+from genomesynth.merge import merge
+from genomesynth.sample import SampleConfig, sample, shard_people
+from genomesynth.store import open_store
+from genomesynth.train import TrainConfig, train
+
+
+@pytest.fixture(scope="module")
+def run_dir(real_store, tmp_path_factory):
+    out = tmp_path_factory.mktemp("shard") / "run"
+    train(real_store, out, TrainConfig(max_steps=3, batch_size=16, timesteps=30))
+    return out
+
+
+def draw(run_dir, path, shard=None, seed=5):
+    return sample(run_dir, path, SampleConfig(n=23, batch_size=4, sampler="ddim", steps=3, seed=seed, shard=shard))
+
+
+def test_shards_partition_the_batches():
+    runs = [shard_people(23, 4, (k, 3)) for k in (1, 2, 3)]
+    assert runs[0][0] == 0 and runs[-1][1] == 23
+    assert all(a[1] == b[0] for a, b in zip(runs, runs[1:]))  # contiguous, disjoint
+    assert all(start % 4 == 0 for start, _ in runs)  # whole batches
+    with pytest.raises(GenomesynthError, match="only 6 batches"):
+        shard_people(23, 4, (1, 7))
+
+
+def test_merged_shards_equal_the_unsharded_draw(run_dir, tmp_path):
+    draw(run_dir, tmp_path / "whole.zarr")
+    for k in (3, 1, 2):
+        draw(run_dir, tmp_path / f"part{k}.zarr", (k, 3))
+    summary = merge([tmp_path / f"part{k}.zarr" for k in (2, 3, 1)], tmp_path / "merged.zarr")
+    assert summary.people == 23 and summary.parts == 3
+    with open_store(tmp_path / "whole.zarr") as whole, open_store(tmp_path / "merged.zarr") as merged:
+        assert np.array_equal(np.asarray(whole.latents[...]), np.asarray(merged.latents[...]))
+        assert whole.sample_id().tolist() == merged.sample_id().tolist()
+        assert np.array_equal(whole.label(), merged.label())
+    with open_store(tmp_path / "part2.zarr") as part:
+        assert part.n_people < 23 and part.sample_id()[0] != "SYN000001"
+
+
+def test_merge_refuses_a_missing_part_or_another_draw(run_dir, tmp_path):
+    for k in (1, 2):
+        draw(run_dir, tmp_path / f"p{k}.zarr", (k, 2))
+    draw(run_dir, tmp_path / "other.zarr", (2, 2), seed=6)
+    with pytest.raises(GenomesynthError, match="missing 2"):
+        merge([tmp_path / "p1.zarr"], tmp_path / "m.zarr")
+    with pytest.raises(GenomesynthError, match="seed"):
+        merge([tmp_path / "p1.zarr", tmp_path / "other.zarr"], tmp_path / "m.zarr")
+    with pytest.raises(GenomesynthError, match="K/N"):
+        SampleConfig(shard=(3, 2))
+    assert not (tmp_path / "m.zarr").exists()

@@ -24,7 +24,7 @@ from rich.progress import Progress
 
 from genomesynth import LATENT_DIM, checks
 from genomesynth.errors import GenomesynthError
-from genomesynth.io import open_cohort
+from genomesynth.io import Cohort, open_cohort
 from genomesynth.io.genes import normalise_contig
 from genomesynth.io.labels import read_labels
 from genomesynth.provenance import provenance
@@ -163,7 +163,7 @@ def _label_codes(config: EncodeConfig, samples: list[str], names: list[str], sum
 _SUB_BLOCK = 128
 
 
-def _project(cohort, index: _CodecIndex, n_genes_padded: int, ploidy: int, summary: EncodeSummary,  # type: ignore[no-untyped-def]
+def _project(cohort: Cohort, index: _CodecIndex, n_genes_padded: int, ploidy: int, summary: EncodeSummary,
              progress: Progress) -> np.ndarray:
     """Stream the cohort's records into (people, genes_padded, 8) latents."""
     z = np.zeros((len(cohort.samples), n_genes_padded, LATENT_DIM), dtype=np.float32)

@@ -44,7 +44,7 @@ def merge(parts: list[str | Path], output: str | Path, *, overwrite: bool = Fals
                 raise GenomesynthError(f"{path}: not a part of a sharded draw; merge takes the stores of `sample --shard K/N`")
             infos.append((shard["k"], Path(path), shard, store.attrs.get("model") or {}, store.attrs.get("codec_id")))
     infos.sort(key=lambda info: info[0])
-    k1, first_path, first, model, codec = infos[0]
+    _, first_path, first, model, codec = infos[0]
     for k, path, shard, other, other_codec in infos[1:]:
         differs = [key for key in ("of", "total", "batch_size", "seed") if shard[key] != first[key]]
         differs += [key for key in _SAME if other.get(key) != model.get(key)]

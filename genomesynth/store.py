@@ -434,9 +434,13 @@ def _grid(array: Any) -> tuple[tuple[int, ...], tuple[int, ...]]:
     return chunks, tuple(math.ceil(n / c) if c else 0 for n, c in zip(shape, chunks))
 
 
-def _chunk_crc(array: Any, chunks: tuple[int, ...], index: tuple[int, ...]) -> int:
-    region = tuple(slice(i * c, (i + 1) * c) for i, c in zip(index, chunks))
-    block = np.asarray(array[region])
+def _chunk(array: Any, chunks: tuple[int, ...], index: tuple[int, ...]) -> np.ndarray:
+    """The values of one chunk of the grid."""
+    return np.asarray(array[tuple(slice(i * c, (i + 1) * c) for i, c in zip(index, chunks))])
+
+
+def _crc(array: Any, block: np.ndarray) -> int:
+    """CRC-32 of one chunk's values (strings as text, numbers as their bytes)."""
     if block.dtype.kind in "OUT" or _is_h5_string(array):
         text = "\x1f".join(x.decode() if isinstance(x, bytes) else str(x) for x in block.reshape(-1).tolist())
         return zlib.crc32(text.encode())
@@ -449,7 +453,7 @@ def _integrity_record(backend: _Backend) -> dict[str, Any]:
         array = backend.array(name)
         chunks, grid = _grid(array)
         arrays[name] = {"shape": list(array.shape), "chunks": list(chunks), "grid": list(grid),
-                        "crc32": [_chunk_crc(array, chunks, i) for i in np.ndindex(*grid)]}
+                        "crc32": [_crc(array, _chunk(array, chunks, i)) for i in np.ndindex(*grid)]}
     return {"format": INTEGRITY_FORMAT, "arrays": arrays}
 
 
@@ -515,9 +519,9 @@ def verify(path: str | os.PathLike[str]) -> Verification:
                     continue  # reported above as a missing file
                 label = f"{name} chunk {'.'.join(map(str, index))}"
                 try:
-                    crc = _chunk_crc(array, chunks, index)
-                    region = tuple(slice(i * c, (i + 1) * c) for i, c in zip(index, chunks))
-                    finite = _acceptable(np.asarray(array[region]), name) if numeric else True
+                    block = _chunk(array, chunks, index)  # read once: checksum and values
+                    crc = _crc(array, block)
+                    finite = _acceptable(block, name) if numeric else True
                 except Exception as exc:
                     report.problems.append(f"{label}: unreadable ({type(exc).__name__}: {exc})")
                     continue

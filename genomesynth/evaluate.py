@@ -22,9 +22,9 @@ from genomesynth.compress import load_codec
 from genomesynth.errors import GenomesynthError
 from genomesynth.metrics.adversarial import adversarial_accuracy, equal_subsamples, nn_test
 from genomesynth.metrics.dispersion import dispersion, principal_axes
-from genomesynth.metrics.genotype import genotype_fidelity
-from genomesynth.metrics.gwas import gwas_concordance
-from genomesynth.metrics.kinship import kinship_replay
+from genomesynth.metrics.genotype import calls_fidelity
+from genomesynth.metrics.gwas import Scan, concordance
+from genomesynth.metrics.kinship import KinshipPanel
 from genomesynth.metrics.privacy import privacy
 from genomesynth.metrics.utility import (
     AUGMENT_FRACTIONS,
@@ -190,12 +190,14 @@ def evaluate(
             train_calls, test_calls = (codec.calls(codec.dosages(x)) for x in (train_full[decoded], test_full))
             train_labels = train.labels[decoded]
         if "genotype" in metrics:
-            ref["genotype"] = genotype_fidelity(codec, train_full[decoded], test_full, config.seed)
-        if "kinship" in metrics and codec.ploidy == 2:
-            ref["kinship"] = kinship_replay(train_calls, test_calls, None, config.seed, train_labels=train_labels,
-                                            test_labels=test.labels)["real_test_vs_train"]
+            ref["genotype"] = calls_fidelity(codec, train_calls, test_calls, config.seed)
+        kinship = (KinshipPanel(train_calls, test_calls, config.seed, train_labels=train_labels, test_labels=test.labels)
+                   if "kinship" in metrics and codec.ploidy == 2 else None)  # one panel for the reference and every store
+        if kinship is not None:
+            ref["kinship"] = kinship.reference()
         if "gwas" in metrics and labelled:
-            ref["gwas"] = gwas_concordance(train_calls, train_labels, test_calls, test.labels, n_classes)
+            train_scan = Scan.of(train_calls, train_labels, n_classes)  # scanned once, compared with every set
+            ref["gwas"] = concordance(train_scan, Scan.of(test_calls, test.labels, n_classes))
         progress.advance(task)
 
         for name, path in zip(names, synthetic):
@@ -235,14 +237,12 @@ def evaluate(
             if codec is not None:
                 syn_calls = codec.calls(codec.dosages(syn_full[syn_decoded]))
             if "genotype" in metrics:
-                out["genotype"] = genotype_fidelity(codec, train_full[decoded], syn_full[syn_decoded], config.seed)
-            if "kinship" in metrics and codec.ploidy == 2:
-                replay = kinship_replay(train_calls, test_calls, syn_calls, config.seed, train_labels=train_labels,
-                                        test_labels=test.labels)
-                out["kinship"] = {k: v for k, v in replay.items() if k != "real_test_vs_train"}
+                out["genotype"] = calls_fidelity(codec, train_calls, syn_calls, config.seed)
+            if kinship is not None:
+                out["kinship"] = kinship.replay(syn_calls)
             if "gwas" in metrics and labelled:
                 if len(np.unique(syn_labels[syn_labels >= 0])) >= 2:
-                    out["gwas"] = gwas_concordance(train_calls, train_labels, syn_calls, syn_labels, n_classes)
+                    out["gwas"] = concordance(train_scan, Scan.of(syn_calls, syn_labels, n_classes))
                 else:
                     out.setdefault("notes", []).append("GWAS skipped: the store has fewer than 2 labels among its people")
             result["synthetic"][name] = out

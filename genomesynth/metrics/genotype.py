@@ -26,8 +26,13 @@ def _r2_pairs(calls: np.ndarray, pairs: np.ndarray) -> np.ndarray:
 def genotype_fidelity(codec: Codec, real_latents: np.ndarray, synthetic_latents: np.ndarray,
                       seed: int = 0, max_pairs: int = 20_000) -> dict[str, float | int | None]:
     """The metrics above; a value that is undefined for the data (LD without pairs, haploid heterozygosity) is None."""
-    real = codec.calls(codec.dosages(real_latents))
-    syn = codec.calls(codec.dosages(synthetic_latents))
+    return calls_fidelity(codec, codec.calls(codec.dosages(real_latents)), codec.calls(codec.dosages(synthetic_latents)),
+                          seed, max_pairs)
+
+
+def calls_fidelity(codec: Codec, real: np.ndarray, syn: np.ndarray, seed: int = 0,
+                   max_pairs: int = 20_000) -> dict[str, float | int | None]:
+    """genotype_fidelity of calls already decoded (people, variants) through `codec`."""
     ploidy = codec.ploidy
     af_real, af_syn = real.mean(0) / ploidy, syn.mean(0) / ploidy
     varying = (real.std(0) > 0) & (syn.std(0) > 0)

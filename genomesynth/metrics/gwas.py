@@ -16,6 +16,8 @@ people and synthetic people, over every (SNP, scan):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy.special import log_ndtr
 
@@ -43,10 +45,27 @@ def scans(calls: np.ndarray, label: np.ndarray, n_classes: int) -> tuple[np.ndar
 def gwas_concordance(real_calls: np.ndarray, real_label: np.ndarray, syn_calls: np.ndarray,
                      syn_label: np.ndarray, n_classes: int = 2) -> dict[str, float | int]:
     """The three concordance figures above (people without a label are left out)."""
-    r_real, p_real = scans(real_calls, real_label, n_classes)
-    r_syn, p_syn = scans(syn_calls, syn_label, n_classes)
-    usable = (real_calls.std(0) > 0) & (syn_calls.std(0) > 0)
-    r_real, p_real, r_syn, p_syn = (a[:, usable].reshape(-1) for a in (r_real, p_real, r_syn, p_syn))
+    return concordance(Scan.of(real_calls, real_label, n_classes), Scan.of(syn_calls, syn_label, n_classes))
+
+
+@dataclass
+class Scan:
+    """A genome scan of one set of people: signed r and −log10 p (scans, SNPs), and which SNPs vary."""
+
+    r: np.ndarray
+    logp: np.ndarray
+    varying: np.ndarray
+
+    @classmethod
+    def of(cls, calls: np.ndarray, label: np.ndarray, n_classes: int) -> Scan:
+        r, logp = scans(calls, label, n_classes)
+        return cls(r, logp, calls.std(0) > 0)
+
+
+def concordance(real: Scan, syn: Scan) -> dict[str, float | int]:
+    """How far the synthetic scan finds what the real one finds, over the SNPs varying in both."""
+    usable = real.varying & syn.varying
+    r_real, p_real, r_syn, p_syn = (a[:, usable].reshape(-1) for a in (real.r, real.logp, syn.r, syn.logp))
     k = max(10, len(r_real) // 100)
     top_real = set(np.argsort(-p_real)[:k].tolist())
     top_syn = set(np.argsort(-p_syn)[:k].tolist())
@@ -56,7 +75,7 @@ def gwas_concordance(real_calls: np.ndarray, real_label: np.ndarray, syn_calls: 
         "top_recall": len(top_real & top_syn) / k,
         "top_k": k,
         "snps": int(usable.sum()),
-        "scans": 1 if n_classes == 2 else n_classes,
+        "scans": real.r.shape[0],
         "real_max_logp": float(p_real.max()),
         "synthetic_max_logp": float(p_syn.max()),
     }

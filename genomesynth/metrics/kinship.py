@@ -50,6 +50,31 @@ def _summary(nearest: np.ndarray) -> dict[str, float]:
     }
 
 
+class KinshipPanel:
+    """The SNPs and the equal-size, label-matched training and held-out people every search uses:
+    drawn once, so the reference and each synthetic store are read against the same panel."""
+
+    def __init__(self, train: np.ndarray, test: np.ndarray, seed: int = 0, max_snps: int = 20_000,
+                 train_labels: np.ndarray | None = None, test_labels: np.ndarray | None = None) -> None:
+        rng = np.random.default_rng(seed)
+        snps = np.flatnonzero(train.std(0) > 0)
+        if len(snps) > max_snps:  # kinship estimates are stable on tens of thousands of SNPs
+            snps = np.sort(rng.choice(snps, max_snps, replace=False))
+        some_train, some_test = matched_sets(len(train), len(test), train_labels, test_labels, rng)
+        self.snps = snps
+        self.train, self.test = train[some_train][:, snps], test[some_test][:, snps]
+
+    def reference(self) -> dict[str, float]:
+        """Real held-out people's closest relatives among the training people."""
+        return _summary(king_robust(self.test, self.train).max(1))
+
+    def replay(self, synthetic: np.ndarray) -> dict[str, dict[str, float]]:
+        """Synthetic people's closest relatives among the training and among the held-out people."""
+        synthetic = synthetic[:, self.snps]
+        return {"train": _summary(king_robust(synthetic, self.train).max(1)),
+                "test": _summary(king_robust(synthetic, self.test).max(1))}
+
+
 def kinship_replay(train: np.ndarray, test: np.ndarray, synthetic: np.ndarray | None, seed: int = 0,
                    max_snps: int = 20_000, train_labels: np.ndarray | None = None,
                    test_labels: np.ndarray | None = None) -> dict[str, dict[str, float]]:
@@ -57,15 +82,5 @@ def kinship_replay(train: np.ndarray, test: np.ndarray, synthetic: np.ndarray | 
     Every search is among equally many people of one label mix (as the membership attack draws
     them): the chance of meeting a relative grows with the number searched, and differs between
     populations."""
-    rng = np.random.default_rng(seed)
-    snps = np.flatnonzero(train.std(0) > 0)
-    if len(snps) > max_snps:  # kinship estimates are stable on tens of thousands of SNPs
-        snps = np.sort(rng.choice(snps, max_snps, replace=False))
-    some_train, some_test = matched_sets(len(train), len(test), train_labels, test_labels, rng)
-    train, test = train[some_train][:, snps], test[some_test][:, snps]
-    result = {"real_test_vs_train": _summary(king_robust(test, train).max(1))}
-    if synthetic is not None:
-        synthetic = synthetic[:, snps]
-        result["train"] = _summary(king_robust(synthetic, train).max(1))
-        result["test"] = _summary(king_robust(synthetic, test).max(1))
-    return result
+    panel = KinshipPanel(train, test, seed, max_snps, train_labels, test_labels)
+    return {"real_test_vs_train": panel.reference(), **(panel.replay(synthetic) if synthetic is not None else {})}

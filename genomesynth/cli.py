@@ -32,6 +32,8 @@ app = typer.Typer(
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace the output if it exists.")]
 Seed = Annotated[int, typer.Option("--seed", help="Seed for every random draw.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+FigureOverwrite = Annotated[bool, typer.Option("--overwrite", help="Replace the figure if it exists.")]
+MaxDecoded = Annotated[int, typer.Option("--max-people", help="People decoded per set.")]
 
 
 def _version(value: bool) -> None:
@@ -478,7 +480,7 @@ def plot_umap(
     by_label: Annotated[bool, typer.Option("--by-label", help="Marker per label.")] = False,
     max_people: Annotated[int, typer.Option(help="People drawn per set.")] = 2000,
     seed: Seed = 0,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the figure if it exists.")] = False,
+    overwrite: FigureOverwrite = False,
 ) -> None:
     """UMAP (cosine) of real train, real held-out and each synthetic store (paper Fig. 5)."""
     from genomesynth.plots import umap_plot
@@ -494,7 +496,7 @@ def plot_curves(
     runs: Annotated[list[Path], typer.Argument(help="Run folders from `train`.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Figure to write.")],
     name: Annotated[list[str] | None, typer.Option("--name", help="Legend name per run (repeat).")] = None,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the figure if it exists.")] = False,
+    overwrite: FigureOverwrite = False,
 ) -> None:
     """Loss curves and reconstruction error vs noise level per run (paper Fig. 3–4)."""
     from genomesynth.plots import curves_plot
@@ -509,7 +511,7 @@ def plot_metrics(
     metrics_json: Annotated[Path, typer.Argument(help="JSON from `genomesynth eval --json`.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Figure to write.")],
     classifier: Annotated[str, typer.Option(help="Whose TSTR accuracy: mlp, transformer or cnn.")] = "mlp",
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the figure if it exists.")] = False,
+    overwrite: FigureOverwrite = False,
 ) -> None:
     """Utility vs privacy: TSTR accuracy against MIA AUC and privacy loss, one point per store."""
     from genomesynth.plots import metrics_plot
@@ -523,7 +525,7 @@ def plot_metrics(
 def plot_augment(
     metrics_json: Annotated[Path, typer.Argument(help="JSON from `genomesynth eval --json` (with augment).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Figure to write.")],
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the figure if it exists.")] = False,
+    overwrite: FigureOverwrite = False,
 ) -> None:
     """Augmentation curve: small real subsets alone, with the other real people, with each store."""
     from genomesynth.plots import augment_plot
@@ -539,9 +541,9 @@ def plot_kinship(
     synthetic: Annotated[list[Path], typer.Argument(help="Synthetic stores.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Figure to write.")],
     name: Annotated[list[str] | None, typer.Option("--name", help="Legend name per synthetic store (repeat).")] = None,
-    max_people: Annotated[int, typer.Option(help="People decoded per set.")] = 2000,
+    max_people: MaxDecoded = 2000,
     seed: Seed = 0,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the figure if it exists.")] = False,
+    overwrite: FigureOverwrite = False,
 ) -> None:
     """Closest-kinship histograms (KING-robust) to the real training people, with degree thresholds."""
     from genomesynth.plots import kinship_plot
@@ -558,9 +560,9 @@ def plot_gwas(
     synthetic: Annotated[list[Path], typer.Argument(help="Synthetic stores.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Figure to write.")],
     name: Annotated[list[str] | None, typer.Option("--name", help="Panel name per synthetic store (repeat).")] = None,
-    max_people: Annotated[int, typer.Option(help="People decoded per set.")] = 2000,
+    max_people: MaxDecoded = 2000,
     seed: Seed = 0,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the figure if it exists.")] = False,
+    overwrite: FigureOverwrite = False,
 ) -> None:
     """Manhattan plots (real train, then each store) and a QQ plot of the trend test against the label."""
     from genomesynth.plots import gwas_plot

@@ -182,23 +182,21 @@ def rich_tables(result: dict[str, Any]) -> list[Table]:
                 cells[best] = f"[bold green]{cells[best]}[/]"
             table.add_row(r.label, _cell(r.real, r.fmt, r.real_sd), *cells)
         tables.append(table)
-    flags = [(n, f) for n, s in result["synthetic"].items() for f in s.get("flags", [])]
-    if flags:
-        table = Table(title="[bold red]Privacy flags[/]", title_justify="left")
-        table.add_column("store")
-        table.add_column("flag")
-        for n, f in flags:
-            table.add_row(n, f)
-        tables.append(table)
-    notes = [(n, note) for n, s in result["synthetic"].items() for note in s.get("notes", [])]
-    if notes:
-        table = Table(title="Notes", title_justify="left")
-        table.add_column("store")
-        table.add_column("note")
-        for n, note in notes:
-            table.add_row(n, note)
-        tables.append(table)
+    for key, title, column in (("flags", "[bold red]Privacy flags[/]", "flag"), ("notes", "Notes", "note")):
+        rows = _per_store(result, key)
+        if rows:
+            table = Table(title=title, title_justify="left")
+            table.add_column("store")
+            table.add_column(column)
+            for row in rows:
+                table.add_row(*row)
+            tables.append(table)
     return tables
+
+
+def _per_store(result: dict[str, Any], key: str) -> list[tuple[str, str]]:
+    """(store, line) for every line a synthetic store lists under `key` (flags, notes)."""
+    return [(name, line) for name, s in result["synthetic"].items() for line in s.get(key, [])]
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -214,10 +212,8 @@ def markdown(result: dict[str, Any]) -> str:
                 cells[best] = f"**{cells[best]}**"
             lines.append(f"| {r.label} | {_cell(r.real, r.fmt, r.real_sd)} | " + " | ".join(cells) + " |")
         lines.append("")
-    flags = [f"- {n}: {f}" for n, s in result["synthetic"].items() for f in s.get("flags", [])]
-    if flags:
-        lines += ["**Privacy flags**", "", *flags, ""]
-    notes = [f"- {n}: {note}" for n, s in result["synthetic"].items() for note in s.get("notes", [])]
-    if notes:
-        lines += ["**Notes**", "", *notes, ""]
+    for key, title in (("flags", "Privacy flags"), ("notes", "Notes")):
+        rows = _per_store(result, key)
+        if rows:
+            lines += [f"**{title}**", "", *(f"- {n}: {line}" for n, line in rows), ""]
     return "\n".join(lines)

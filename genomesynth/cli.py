@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import sys
 from pathlib import Path
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -34,6 +36,9 @@ Seed = Annotated[int, typer.Option("--seed", help="Seed for every random draw.")
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 FigureOverwrite = Annotated[bool, typer.Option("--overwrite", help="Replace the figure if it exists.")]
 MaxDecoded = Annotated[int, typer.Option("--max-people", help="People decoded per set.")]
+Threads = Annotated[int | None, typer.Option(
+    "--threads", help="CPU threads (default: OMP_NUM_THREADS if set, else this machine's cores shared among "
+                      "the genomesynth jobs running).")]
 
 
 def _version(value: bool) -> None:
@@ -75,6 +80,19 @@ def main() -> None:
         sys.exit(1)
 
 
+def _computes(command: Callable[..., None]) -> Callable[..., None]:
+    """A command that computes runs under the thread policy of its --threads option (genomesynth/threads.py)."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> None:
+        from genomesynth.threads import thread_policy
+
+        with thread_policy(kwargs.get("threads")):
+            command(*args, **kwargs)
+
+    return run
+
+
 def _new_output(path: Path | None, overwrite: bool) -> None:
     """Figures and JSON follow the stores' rule: an existing file is replaced only with --overwrite."""
     if path is None:
@@ -105,6 +123,7 @@ def _table(title: str, rows: list[tuple[str, Any]]) -> Table:
 
 
 @app.command()
+@_computes
 def compress(
     cohort: Annotated[Path, typer.Argument(help="VCF/VCF.gz/BCF, PLINK bed prefix, or VCF Zarr store.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Store to write (.zarr or .h5).")],
@@ -118,6 +137,7 @@ def compress(
     test_fraction: Annotated[float, typer.Option(help="Held-out real people, balanced by label.")] = 0.1,
     min_maf: Annotated[float, typer.Option(help="Drop SNPs with a minor allele frequency below this.")] = 0.0,
     pad_multiple: Annotated[int | None, typer.Option(help="Pad genes to a multiple of this power of two.")] = None,
+    threads: Threads = None,
     seed: Seed = 0,
     overwrite: Overwrite = False,
     quiet: Quiet = False,
@@ -153,10 +173,12 @@ def compress(
 
 
 @app.command()
+@_computes
 def decode(
     store: Annotated[Path, typer.Argument(help="A real or synthetic store.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="VCF to write (.vcf.gz, bgzipped).")],
     codec: Annotated[Path | None, typer.Option(help="The real store holding the codec (default: STORE).")] = None,
+    threads: Threads = None,
     overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:
@@ -170,6 +192,7 @@ def decode(
 
 
 @app.command()
+@_computes
 def encode(
     cohort: Annotated[Path, typer.Argument(help="VCF/VCF.gz/BCF, PLINK bed prefix, or VCF Zarr store: any generator's output.")],
     codec: Annotated[Path, typer.Option(help="The real store whose codec (genes, PCA, statistics) to encode into.")],
@@ -178,6 +201,7 @@ def encode(
     label_column: Annotated[str | None, typer.Option(help="Label column (default: 'label' or the 2nd).")] = None,
     role: Annotated[str, typer.Option(help="synthetic (to evaluate) or real (a replication cohort, gets a split).")] = "synthetic",
     test_fraction: Annotated[float, typer.Option(help="Held-out share when --role real.")] = 0.1,
+    threads: Threads = None,
     seed: Seed = 0,
     overwrite: Overwrite = False,
     quiet: Quiet = False,
@@ -285,6 +309,7 @@ def _load_config_file(path: Path | None) -> dict[str, Any]:
 
 
 @app.command()
+@_computes
 def train(
     store: Annotated[Path, typer.Argument(help="A real store from `compress`.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Run folder (checkpoints, metrics.jsonl).")],
@@ -301,6 +326,7 @@ def train(
         help="What the network is a residual over: population (mixture with shared axes) or isotropic.")] = None,
     prior_rank: Annotated[int | None, typer.Option(help="Principal axes of the population prior, at most.")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu or cuda.")] = None,
+    threads: Threads = None,
     seed: Annotated[int | None, typer.Option(help="Seed for every random draw.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in OUTPUT where it stopped.")] = False,
     config: Annotated[Path | None, typer.Option(help="JSON or TOML file of training settings.")] = None,
@@ -341,6 +367,7 @@ def train(
 
 
 @app.command()
+@_computes
 def sample(
     run_dir: Annotated[Path, typer.Argument(help="A run folder from `train`.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Synthetic store to write (.zarr or .h5).")],
@@ -357,6 +384,7 @@ def sample(
     real: Annotated[Path | None, typer.Option(help="The real store, if it moved since training.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     shard: Annotated[str | None, typer.Option(help="K/N: draw only the K-th of N disjoint parts (join them with `merge`).")] = None,
+    threads: Threads = None,
     seed: Seed = 0,
     overwrite: Overwrite = False,
     quiet: Quiet = False,
@@ -388,9 +416,11 @@ def _parse_shard(text: str | None) -> tuple[int, int] | None:
 
 
 @app.command()
+@_computes
 def merge(
     parts: Annotated[list[Path], typer.Argument(help="The stores of `sample --shard K/N`, every K once.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Store to write (.zarr or .h5).")],
+    threads: Threads = None,
     overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:
@@ -407,11 +437,13 @@ def merge(
 
 
 @app.command()
+@_computes
 def baseline(
     real: Annotated[Path, typer.Argument(help="A real store from `compress`.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Synthetic store to write.")],
     method: Annotated[str, typer.Option(help="gaussian (per-label Gaussian) or mosaic (per-label gene mosaic).")] = "gaussian",
     n: Annotated[int | None, typer.Option("-n", help="People to draw (default: as many as train).")] = None,
+    threads: Threads = None,
     seed: Seed = 0,
     overwrite: Overwrite = False,
     quiet: Quiet = False,
@@ -426,6 +458,7 @@ def baseline(
 
 
 @app.command("eval")
+@_computes
 def evaluate(
     synthetic: Annotated[list[Path], typer.Argument(help="One or more synthetic stores.")],
     real: Annotated[Path, typer.Option(help="The real store they imitate (with a held-out split).")],
@@ -438,6 +471,7 @@ def evaluate(
     name: Annotated[list[str] | None, typer.Option("--name", help="Column name per store (repeat).")] = None,
     json_path: Annotated[Path | None, typer.Option("--json", help="Write the result as JSON here.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    threads: Threads = None,
     seed: Seed = 0,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the --json file if it exists.")] = False,
     quiet: Quiet = False,
@@ -472,6 +506,7 @@ app.add_typer(plot_app, name="plot")
 
 
 @plot_app.command("umap")
+@_computes
 def plot_umap(
     real: Annotated[Path, typer.Argument(help="The real store.")],
     synthetic: Annotated[list[Path], typer.Argument(help="Synthetic stores.")],
@@ -479,6 +514,7 @@ def plot_umap(
     name: Annotated[list[str] | None, typer.Option("--name", help="Legend name per synthetic store (repeat).")] = None,
     by_label: Annotated[bool, typer.Option("--by-label", help="Marker per label.")] = False,
     max_people: Annotated[int, typer.Option(help="People drawn per set.")] = 2000,
+    threads: Threads = None,
     seed: Seed = 0,
     overwrite: FigureOverwrite = False,
 ) -> None:
@@ -536,12 +572,14 @@ def plot_augment(
 
 
 @plot_app.command("kinship")
+@_computes
 def plot_kinship(
     real: Annotated[Path, typer.Argument(help="The real store.")],
     synthetic: Annotated[list[Path], typer.Argument(help="Synthetic stores.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Figure to write.")],
     name: Annotated[list[str] | None, typer.Option("--name", help="Legend name per synthetic store (repeat).")] = None,
     max_people: MaxDecoded = 2000,
+    threads: Threads = None,
     seed: Seed = 0,
     overwrite: FigureOverwrite = False,
 ) -> None:
@@ -555,12 +593,14 @@ def plot_kinship(
 
 
 @plot_app.command("gwas")
+@_computes
 def plot_gwas(
     real: Annotated[Path, typer.Argument(help="The real store (with a label).")],
     synthetic: Annotated[list[Path], typer.Argument(help="Synthetic stores.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Figure to write.")],
     name: Annotated[list[str] | None, typer.Option("--name", help="Panel name per synthetic store (repeat).")] = None,
     max_people: MaxDecoded = 2000,
+    threads: Threads = None,
     seed: Seed = 0,
     overwrite: FigureOverwrite = False,
 ) -> None:
@@ -577,12 +617,14 @@ def plot_gwas(
 
 
 @app.command()
+@_computes
 def demo(
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the report and everything made.")] = Path("runs/demo"),
     backbones: Annotated[str, typer.Option(help="Comma-separated backbones (default: all five).")] = "baseline,unet-mlp,unet-cnn,mlp+cnn,transformer",
     steps: Annotated[int, typer.Option(help="Training steps per backbone.")] = 1000,
     data: Annotated[Path | None, typer.Option(help="Folder with demo.vcf.gz, demo_genes.bed, demo_labels.tsv.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    threads: Threads = None,
     seed: Seed = 0,
     overwrite: Overwrite = False,
     quiet: Quiet = False,

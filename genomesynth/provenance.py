@@ -33,7 +33,10 @@ def sha256_of(path: Path) -> str | None:
 
 
 def provenance(command: str, inputs: list[Path], seed: int | None, config: dict[str, Any]) -> dict[str, Any]:
-    """A JSON-able record: command line, inputs with checksums, version, seed, config, time."""
+    """A JSON-able record: command line, inputs with checksums, version, seed, config, threads, time."""
+    from genomesynth.threads import current
+
+    policy = current()
     return {
         "command": command,
         "argv": shlex.join(sys.argv) if sys.argv and sys.argv[0] else "",
@@ -44,5 +47,6 @@ def provenance(command: str, inputs: list[Path], seed: int | None, config: dict[
         "python": platform.python_version(),
         "seed": seed,
         "config": config,
+        "threads": policy.describe() if policy is not None else None,  # the CPU threads it started with
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -13,12 +15,27 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from genomesynth.threads import rebalance
+
 console = Console(stderr=True)
 """Progress and messages go to stderr, so stdout stays clean for JSON and pipes."""
 
 
+class _Progress(Progress):
+    """Every long loop reports here, so this is also where a job re-takes its share of the cores
+    (genomesynth/threads.py): an automatic job gives up threads when another job starts."""
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        rebalance()
+        super().update(*args, **kwargs)
+
+    def advance(self, *args: Any, **kwargs: Any) -> None:
+        rebalance()
+        super().advance(*args, **kwargs)
+
+
 def make_progress(enabled: bool = True) -> Progress:
-    return Progress(
+    return _Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
         BarColumn(),

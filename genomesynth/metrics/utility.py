@@ -16,6 +16,8 @@ import torch
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, roc_auc_score
 from torch import nn
 
+from genomesynth.threads import rebalance
+
 CLASSIFIERS = ("mlp", "transformer", "cnn")
 
 
@@ -86,6 +88,7 @@ def fit_and_score(
     loss_fn = nn.CrossEntropyLoss(weight=(counts.sum() / (n_classes * counts)).to(device))
     model.train()
     for _ in range(budget.epochs):
+        rebalance()  # share the cores with jobs that started meanwhile
         order = torch.randperm(len(xt), generator=generator)
         for a in range(0, len(xt), budget.batch_size):
             idx = order[a : a + budget.batch_size]

@@ -467,7 +467,10 @@ def evaluate(
     k: Annotated[int, typer.Option("--k", help="Neighbours in the NN test.")] = 10,
     repeats: Annotated[int, typer.Option(help="Subsamples / classifier seeds averaged.")] = 3,
     max_people: Annotated[int, typer.Option(help="People per set for the distance metrics.")] = 5000,
-    classifier_epochs: Annotated[int, typer.Option(help="Epochs of every TSTR/TRTR classifier.")] = 30,
+    classifier_epochs: Annotated[int, typer.Option(help="Most epochs of every TSTR/TRTR/augmentation classifier.")] = 30,
+    classifier_patience: Annotated[int, typer.Option(
+        help="Stop a classifier after this many epochs without a lower loss on its 10 % validation split "
+             "(the best epoch's weights are kept); 0: train every epoch on all people.")] = 3,
     name: Annotated[list[str] | None, typer.Option("--name", help="Column name per store (repeat).")] = None,
     json_path: Annotated[Path | None, typer.Option("--json", help="Write the result as JSON here.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
@@ -487,7 +490,8 @@ def evaluate(
     _new_output(json_path, overwrite)
     chosen = METRICS if metrics == "all" else tuple(m.strip() for m in metrics.split(",") if m.strip())
     config = EvalConfig(metrics=chosen, classifiers=tuple(c.strip() for c in classifiers.split(",") if c.strip()),
-                        k=k, repeats=repeats, max_people=max_people, classifier_epochs=classifier_epochs, seed=seed,
+                        k=k, repeats=repeats, max_people=max_people, classifier_epochs=classifier_epochs,
+                        classifier_patience=classifier_patience, seed=seed,
                         device=str(resolve_device(device)))
     with make_progress(not quiet) as progress:
         result = run(synthetic, real, config, names=name or None, progress=progress)

@@ -9,6 +9,7 @@ reference column: a faithful generator sits near it, which need not be 0.5.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,6 +51,7 @@ class EvalConfig:
     repeats: int = 3
     max_people: int = 5000  # per set, for the distance metrics
     classifier_epochs: int = 30
+    classifier_patience: int = 3  # epochs without a better validation loss before a classifier stops; 0: never
     seed: int = 0
     device: str = "cpu"
 
@@ -58,6 +60,7 @@ class EvalConfig:
         checks.whole("repeats", self.repeats)
         checks.whole("max_people", self.max_people, 2)
         checks.whole("classifier_epochs", self.classifier_epochs)
+        checks.whole("classifier_patience", self.classifier_patience, 0)
         unknown = set(self.metrics) - set(METRICS)
         if unknown:
             raise GenomesynthError(f"--metrics: unknown {', '.join(sorted(unknown))}; choose from all,{','.join(METRICS)}")
@@ -126,7 +129,7 @@ def evaluate(
         test, test_full = _load(real_store, test_idx, mask)
         n_classes = len(real_store.label_names)
         labelled = n_classes > 1
-        budget = ClassifierBudget(epochs=config.classifier_epochs)
+        budget = ClassifierBudget(epochs=config.classifier_epochs, patience=config.classifier_patience or None)
         dev = config.device
         task = progress.add_task("evaluating", total=len(synthetic) + 1, status="real reference")
 
@@ -153,12 +156,14 @@ def evaluate(
                        "synthetic": dict(zip(names, map(str, synthetic)))},
             "settings": {"metrics": sorted(metrics), "classifiers": list(config.classifiers), "k": config.k,
                          "repeats": config.repeats, "max_people": cap, "seed": config.seed,
-                         "classifier_epochs": config.classifier_epochs, "distance": "angular (Eq. 10)",
+                         "classifier_epochs": config.classifier_epochs,
+                         "classifier_patience": config.classifier_patience, "distance": "angular (Eq. 10)",
                          "subsample": f"equal sizes of min(n_synthetic, n_test={n_test})"},
             "real": {},
             "synthetic": {},
         }
         ref = result["real"]
+        started = time.perf_counter()
         axes = None
         if "dispersion" in metrics:
             train_std = train.standardised(mean, std, mask, train_full)[:, mask]
@@ -198,10 +203,12 @@ def evaluate(
         if "gwas" in metrics and labelled:
             train_scan = Scan.of(train_calls, train_labels, n_classes)  # scanned once, compared with every set
             ref["gwas"] = concordance(train_scan, Scan.of(test_calls, test.labels, n_classes))
+        ref["seconds"] = round(time.perf_counter() - started, 2)  # loading the real sets and the reference column
         progress.advance(task)
 
         for name, path in zip(names, synthetic):
             progress.update(task, status=name)
+            started = time.perf_counter()
             with open_store(path) as syn_store:
                 _check_compatible(real_store, syn_store)
                 if syn_store.n_people < 2:
@@ -245,6 +252,7 @@ def evaluate(
                     out["gwas"] = concordance(train_scan, Scan.of(syn_calls, syn_labels, n_classes))
                 else:
                     out.setdefault("notes", []).append("GWAS skipped: the store has fewer than 2 labels among its people")
+            out["seconds"] = round(time.perf_counter() - started, 2)
             result["synthetic"][name] = out
             progress.advance(task)
     return result

@@ -46,7 +46,9 @@ def test_eval_json_schema(real_store, stores):
     result = evaluate([stores / "gauss.zarr", stores / "mosaic.h5"], real_store, FAST, names=["g", "m"])
     json.dumps(result)  # JSON-able
     assert set(result) >= {"genomesynth_version", "inputs", "settings", "real", "synthetic"}
-    assert set(result["real"]) == {"dispersion", "aa", "nn_test", "tstr", "augment", "genotype", "kinship", "gwas"}
+    assert set(result["real"]) == {"dispersion", "aa", "nn_test", "tstr", "augment", "genotype", "kinship", "gwas",
+                                   "seconds"}
+    assert result["real"]["seconds"] > 0 and result["synthetic"]["g"]["seconds"] > 0
     assert set(result["real"]["augment"]) == {"fractions", "classifier", "real_only", "augmented", "gain"}
     assert set(result["real"]["kinship"]) == {"duplicate", "first_degree", "second_degree", "max", "p99", "median"}
     assert set(result["real"]["gwas"]) >= {"effect_r", "logp_r", "top_recall"}
@@ -54,6 +56,7 @@ def test_eval_json_schema(real_store, stores):
     assert set(result["real"]["aa"]) == {"truth", "syn", "aa"}
     assert set(result["real"]["tstr"]) == {"mlp", "transformer", "cnn"}
     assert set(result["real"]["tstr"]["mlp"]["accuracy"]) == {"mean", "sd", "runs"}
+    assert set(result["real"]["tstr"]["mlp"]) == {"accuracy", "balanced_accuracy", "roc_auc", "epochs"}
     g = result["synthetic"]["g"]
     assert set(g) >= {"dispersion", "aa", "privacy_loss", "nn_test", "tstr", "dcr", "mia_auc", "genotype", "flags",
                       "kinship", "gwas", "augment"}

@@ -9,6 +9,7 @@ real held-out split.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,9 +25,26 @@ CLASSIFIERS = ("mlp", "transformer", "cnn")
 @dataclass
 class ClassifierBudget:
     epochs: int = 30
+    """Most epochs; training stops earlier when the validation loss has not improved for `patience` epochs."""
     batch_size: int = 64
     lr: float = 1e-3
     weight_decay: float = 1e-2
+    patience: int | None = 3
+    """Early stopping (None: every epoch, no validation split)."""
+    validation: float = 0.1
+    """Share of the training people held out, per class, to choose the epoch whose weights are kept."""
+
+
+def validation_split(y: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified (fit rows, validation rows): `share` of every class with at least 2 people (at least 1 each)."""
+    rng = np.random.default_rng(seed)
+    held = []
+    for c in np.unique(y):
+        rows = np.flatnonzero(y == c)
+        if len(rows) >= 2:
+            held.append(rng.choice(rows, max(1, round(share * len(rows))), replace=False))
+    validation = np.sort(np.concatenate(held)) if held else np.array([], dtype=np.int64)
+    return np.setdiff1d(np.arange(len(y)), validation), validation
 
 
 class _MLP(nn.Module):
@@ -76,30 +94,50 @@ def fit_and_score(
     kind: str, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
     mask: np.ndarray, n_classes: int, seed: int, budget: ClassifierBudget, device: str = "cpu",
 ) -> dict[str, float]:
-    """Train one classifier on (x_train, y_train) and score it on (x_test, y_test)."""
+    """Train one classifier on (x_train, y_train) and score it on (x_test, y_test).
+
+    With `budget.patience`, a stratified share of the training people is held out and the weights of
+    the epoch with the lowest validation loss are kept; training stops after `patience` epochs
+    without improvement, or at `budget.epochs`. TSTR and TRTR go through the same procedure."""
     seed = int(seed)
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     model = _MODELS[kind](torch.as_tensor(mask), n_classes).to(device)
     optimiser = torch.optim.AdamW(model.parameters(), lr=budget.lr, weight_decay=budget.weight_decay)
     xt, yt = torch.as_tensor(x_train, dtype=torch.float32), torch.as_tensor(y_train, dtype=torch.long)
+    fit, held = (validation_split(y_train, budget.validation, seed) if budget.patience is not None
+                 else (np.arange(len(y_train)), np.array([], dtype=np.int64)))
+    fit_rows = torch.as_tensor(fit)
     # balanced classes in every epoch's loss: TSTR must not win by predicting the majority label
-    counts = torch.bincount(yt, minlength=n_classes).float().clamp(min=1)
+    counts = torch.bincount(yt[fit_rows], minlength=n_classes).float().clamp(min=1)
     loss_fn = nn.CrossEntropyLoss(weight=(counts.sum() / (n_classes * counts)).to(device))
-    model.train()
-    for _ in range(budget.epochs):
+    best, best_state, waited, best_epoch = float("inf"), None, 0, budget.epochs
+    for epoch in range(1, budget.epochs + 1):
         rebalance()  # share the cores with jobs that started meanwhile
-        order = torch.randperm(len(xt), generator=generator)
-        for a in range(0, len(xt), budget.batch_size):
+        model.train()
+        order = fit_rows[torch.randperm(len(fit_rows), generator=generator)]
+        for a in range(0, len(order), budget.batch_size):
             idx = order[a : a + budget.batch_size]
             loss = loss_fn(model(xt[idx].to(device)), yt[idx].to(device))
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
+        if len(held) == 0:
+            continue
+        model.eval()
+        with torch.no_grad():
+            val = float(loss_fn(_logits(model, x_train[held], device).to(device), yt[held].to(device)))
+        if val < best:
+            best, best_state, waited, best_epoch = val, copy.deepcopy(model.state_dict()), 0, epoch
+        else:
+            waited += 1
+            if waited >= budget.patience:  # type: ignore[operator]
+                break
+    if best_state is not None:
+        model.load_state_dict(best_state)
     model.eval()
     with torch.no_grad():
-        logits = torch.cat([model(torch.as_tensor(x_test[a : a + 512], dtype=torch.float32).to(device)).cpu()
-                            for a in range(0, len(x_test), 512)])
+        logits = _logits(model, x_test, device)
     prob = torch.softmax(logits, 1).numpy()
     pred = prob.argmax(1)
     present = np.unique(y_test)
@@ -112,7 +150,13 @@ def fit_and_score(
         auc = float(roc_auc_score(y_test, prob[:, present] / prob[:, present].sum(1, keepdims=True),
                                   multi_class="ovr", average="macro", labels=present))
     return {"accuracy": float(accuracy_score(y_test, pred)),
-            "balanced_accuracy": float(balanced_accuracy_score(y_test, pred)), "roc_auc": auc}
+            "balanced_accuracy": float(balanced_accuracy_score(y_test, pred)), "roc_auc": auc,
+            "epochs": float(best_epoch)}  # the epoch whose weights were kept
+
+
+def _logits(model: nn.Module, x: np.ndarray, device: str) -> torch.Tensor:
+    return torch.cat([model(torch.as_tensor(x[a : a + 512], dtype=torch.float32).to(device)).cpu()
+                      for a in range(0, len(x), 512)])
 
 
 def tstr(

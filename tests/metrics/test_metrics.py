@@ -122,6 +122,29 @@ def test_tstr_on_separable_toy_data():
     assert chance["mlp"]["accuracy"]["mean"] < 0.65
 
 
+def test_validation_split_is_stratified_and_disjoint():
+    from genomesynth.metrics.utility import validation_split
+
+    y = np.array([0] * 50 + [1] * 20 + [2] * 3 + [3])
+    fit, held = validation_split(y, 0.1, seed=0)
+    assert len(np.intersect1d(fit, held)) == 0 and len(fit) + len(held) == len(y)
+    assert [int((y[held] == c).sum()) for c in range(4)] == [5, 2, 1, 0]  # a single person is never held out
+
+
+def test_early_stopping_keeps_the_best_epoch_and_stops():
+    """Noise labels: the validation loss is lowest early and training stops; without patience every epoch runs."""
+    from genomesynth.metrics.utility import ClassifierBudget, fit_and_score
+
+    rng = np.random.default_rng(0)
+    mask = np.ones((8, 8), bool)
+    x, y = rng.normal(size=(200, 8, 8)).astype(np.float32), rng.integers(0, 2, 200)
+    xt, yt = rng.normal(size=(50, 8, 8)).astype(np.float32), rng.integers(0, 2, 50)
+    early = fit_and_score("mlp", x, y, xt, yt, mask, 2, 0, ClassifierBudget(epochs=30, patience=2))
+    assert early["epochs"] < 20
+    full = fit_and_score("mlp", x, y, xt, yt, mask, 2, 0, ClassifierBudget(epochs=30, patience=None))
+    assert full["epochs"] == 30
+
+
 def test_auc_when_the_held_out_set_holds_two_of_three_classes():
     """A small held-out set can miss a class: the AUC is then the two-class one, not an error."""
     from genomesynth.metrics.utility import ClassifierBudget, fit_and_score

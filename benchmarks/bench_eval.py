@@ -1,0 +1,75 @@
+"""`eval` time per store on the real 1000 Genomes chr15 set, classifiers with and without early stopping.
+
+    python benchmarks/bench_eval.py [--shared ../shared/data] [--stores 2] [--device cpu]
+
+Compresses 1000 Genomes chr15 (2,504 people × 10,000 SNPs, `--block-size 50`, super-population
+labels: 2,254 training people, 200 genes) and draws `--stores` reference stores as large as the
+training split (per-label Gaussian, gene mosaic). Then a full default `eval` (every metric, the
+three classifiers, 3 repeats) twice:
+
+- `--classifier-patience 0`: every classifier trains its 30 epochs on all of its people (how eval
+  trained them before early stopping; run with one store, as it is the slow one);
+- the default: a 10 % validation split per fit, stop after 3 epochs without a lower validation loss,
+  keep the best epoch's weights.
+
+eval records its own seconds (`real.seconds`, `synthetic.NAME.seconds`). The table gives the
+reference column's and each store's seconds, and the balanced accuracy of each classifier both ways,
+so a reader sees the time saved and that the measurement did not move.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import save  # noqa: E402
+
+GENOMESYNTH = [sys.executable, "-m", "genomesynth"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--shared", type=Path, default=Path(__file__).parents[2] / "shared" / "data")
+    parser.add_argument("--stores", type=int, default=2)
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    source = args.shared / "1kg-chr15-10k"
+    if not (source / "genotypes.vcf.gz").exists():
+        raise SystemExit(f"{source}: not found; pass --shared with the folder holding 1kg-chr15-10k")
+    rows = []
+    with tempfile.TemporaryDirectory() as d:
+        work = Path(d)
+        real = work / "real.zarr"
+        subprocess.run([*GENOMESYNTH, "compress", str(source / "genotypes.vcf.gz"), "-o", str(real), "--block-size", "50",
+                        "--labels", str(source / "labels.tsv"), "--label-column", "super_population", "--quiet"],
+                       check=True, stdout=subprocess.DEVNULL)
+        stores = []
+        for method in ("gaussian", "mosaic")[: args.stores]:
+            stores.append(work / f"{method}.zarr")
+            subprocess.run([*GENOMESYNTH, "baseline", str(real), "-o", str(stores[-1]), "--method", method, "--quiet"],
+                           check=True, stdout=subprocess.DEVNULL)
+        for patience, chosen in ((0, stores[:1]), (3, stores)):
+            out = work / f"eval-{patience}.json"
+            subprocess.run([*GENOMESYNTH, "eval", *map(str, chosen), "--real", str(real), "--json", str(out),
+                            "--classifier-patience", str(patience), "--device", args.device, "--quiet"],
+                           check=True, stdout=subprocess.DEVNULL)
+            result = json.loads(out.read_text())
+            early = "off (30 epochs)" if patience == 0 else f"patience {patience}"
+            sets = [("real (reference column)", result["real"])] + [(n, s) for n, s in result["synthetic"].items()]
+            for name, values in sets:
+                row = {"early_stopping": early, "set": name, "seconds": values["seconds"]}
+                for kind, scores in values.get("tstr", {}).items():
+                    row[f"{kind}_balanced_accuracy"] = round(scores["balanced_accuracy"]["mean"], 3)
+                    row[f"{kind}_epochs"] = round(scores["epochs"]["mean"], 1)
+                print(row, flush=True)
+                rows.append(row)
+    print(save(f"eval-{args.device}", rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -67,6 +67,16 @@ def main() -> None:
             ("people", "people"), ("shards", "shards"), ("unsharded_s", "unsharded (s)"),
             ("slowest_shard_s", "slowest shard (s)"), ("shards_total_s", "all shards (s)"), ("merge_s", "merge (s)"),
             ("identical", "merged = unsharded")]),
+        ("threads", "jobs side by side: wall time per job, 1, 2 or 4 started at once, per thread policy "
+         "(`bench_threads.py`; train = unet-mlp 300 steps on the demo cohort, eval = one store, AA/NN/TSTR-MLP/privacy)", [
+            ("workload", "workload"), ("policy", "policy"), ("jobs", "jobs at once"),
+            ("seconds_per_job", "s per job"), ("slowest_s", "slowest (s)"), ("vs_solo", "× solo (auto)")]),
+        ("eval-cpu", "`eval` per store on 1000 Genomes chr15 (2,254 training people, 200 genes; every metric, "
+         "3 classifiers × 3 repeats; `bench_eval.py`)", [
+            ("early_stopping", "classifier early stopping"), ("set", "column"), ("seconds", "seconds"),
+            ("mlp_balanced_accuracy", "MLP bal. acc."), ("mlp_epochs", "MLP epoch kept"),
+            ("transformer_balanced_accuracy", "transformer bal. acc."), ("transformer_epochs", "transformer epoch kept"),
+            ("cnn_balanced_accuracy", "CNN bal. acc."), ("cnn_epochs", "CNN epoch kept")]),
         ("knn-cuda", "exact k-NN on the GPU", [
             ("n", "people per set"), ("dim", "dimensions"), ("genomesynth_s", "genomesynth (s)")]),
     ]

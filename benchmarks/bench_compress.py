@@ -3,7 +3,9 @@
     python benchmarks/bench_compress.py [--quick]
 
 The raw rate is cyvcf2 iterating every record and copying its genotypes (gt_types), which is the
-least any VCF-based compress must do. Sizes: the demo cohort, and generated cohorts at three people
+least any VCF-based compress must do, on one core. compress runs twice: with every core (the parse in
+a reader process beside the PCA, genomesynth/io/prefetch.py) and with `--threads 1` (one core, no
+reader process). Sizes: the demo cohort, and generated cohorts at three people
 counts and three variant counts (scaling).
 """
 
@@ -17,9 +19,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import save, timed, write_cohort  # noqa: E402
+from common import machine, save, timed, write_cohort  # noqa: E402
 
 from genomesynth.compress import CompressConfig, compress  # noqa: E402
+from genomesynth.threads import thread_policy, usable_cores  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -38,8 +41,15 @@ def measure(name: str, vcf: Path, people: int, config: CompressConfig, tmp: Path
     raw_s, variants = timed(lambda: raw_read(vcf), repeats=2)
     out = tmp / f"{name}.zarr"
     comp_s, summary = timed(lambda: compress(vcf, out, config, overwrite=True), repeats=2)
-    row = {"cohort": name, "people": people, "variants": variants, "genes": summary.genes,
-           "raw_read_s": round(raw_s, 3), "compress_s": round(comp_s, 3),
+
+    def one_core() -> object:
+        with thread_policy(1):
+            return compress(vcf, out, config, overwrite=True)
+
+    one_s, _ = timed(one_core, repeats=2)
+    row = {"cohort": name, "people": people, "variants": variants, "genes": summary.genes, "cores": usable_cores(),
+           "raw_read_s": round(raw_s, 3), "compress_s": round(comp_s, 3), "compress_1core_s": round(one_s, 3),
+           "ratio_1core": round(one_s / raw_s, 2),
            "raw_genotypes_per_s": round(people * variants / raw_s), "compress_genotypes_per_s": round(people * variants / comp_s),
            "ratio": round(comp_s / raw_s, 2)}
     print(row, flush=True)
@@ -50,6 +60,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     args = parser.parse_args()
+    info = machine()  # before the one-core runs lower the thread counts
     rows = []
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
@@ -65,7 +76,7 @@ def main() -> None:
             vcf = write_cohort(tmp / f"v{variants}.vcf.gz", people_sizes[1], variants)
             rows.append(measure(f"{people_sizes[1]} people × {variants} SNPs", vcf, people_sizes[1],
                                 CompressConfig(block_size=40), tmp))
-    print(save("compress", rows))
+    print(save("compress", rows, info))
 
 
 if __name__ == "__main__":

@@ -40,10 +40,11 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def save(name: str, rows: list[dict[str, Any]]) -> Path:
+def save(name: str, rows: list[dict[str, Any]], info: dict[str, Any] | None = None) -> Path:
+    """Write rows and the machine (`info` if the benchmark took it before changing thread counts)."""
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{name}.json"
-    path.write_text(json.dumps({"machine": machine(), "rows": rows}, indent=2))
+    path.write_text(json.dumps({"machine": info or machine(), "rows": rows}, indent=2))
     return path
 
 

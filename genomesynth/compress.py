@@ -24,6 +24,7 @@ from genomesynth.errors import GenomesynthError
 from genomesynth.io import Cohort, VariantBlock, open_cohort
 from genomesynth.io.genes import Gene, normalise_contig, read_genes
 from genomesynth.io.labels import read_labels
+from genomesynth.io.prefetch import prefetched_blocks
 from genomesynth.io.vcf import write_vcf
 from genomesynth.provenance import provenance
 from genomesynth.split import make_split
@@ -386,7 +387,7 @@ def _fit_stream(
             if pending_size >= BATCH_ELEMENTS:
                 flush()
 
-    for block in cohort.blocks():
+    for block in prefetched_blocks(cohort):
         summary.variants_read += len(block)
         keep = _filter(block, cohort.ploidy, config.min_maf, summary.skipped)
         if keep.any():

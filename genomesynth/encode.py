@@ -27,6 +27,7 @@ from genomesynth.errors import GenomesynthError
 from genomesynth.io import Cohort, open_cohort
 from genomesynth.io.genes import normalise_contig
 from genomesynth.io.labels import read_labels
+from genomesynth.io.prefetch import prefetched_blocks
 from genomesynth.provenance import provenance
 from genomesynth.split import make_split
 from genomesynth.store import REFERENCE_ATTRS, SCHEMA_VERSION, Store, StoreWriter, copy_reference, open_store
@@ -169,7 +170,7 @@ def _project(cohort: Cohort, index: _CodecIndex, n_genes_padded: int, ploidy: in
     z = np.zeros((len(cohort.samples), n_genes_padded, LATENT_DIM), dtype=np.float32)
     seen = np.zeros(index.n, dtype=bool)
     task = progress.add_task("encoding", total=None, status=str(cohort.path.name))
-    for block in cohort.blocks():
+    for block in prefetched_blocks(cohort):
         contig = normalise_contig(block.contig)
         rows, variants, flips = [], [], []
         for i in range(len(block)):

@@ -46,6 +46,7 @@ import numpy as np
 
 from genomesynth import LATENT_DIM
 from genomesynth.errors import GenomesynthError
+from genomesynth.threads import pid_alive
 
 SCHEMA_VERSION = 1
 ROLES = ("real", "synthetic")
@@ -648,18 +649,8 @@ def _remove_stale_siblings(parent: Path, name: str) -> None:
     pattern = re.compile(rf"^\.{re.escape(name)}\.tmp-{_HOST}-(\d+)-[0-9a-f]{{8}}$")
     for sibling in parent.iterdir():
         match = pattern.match(sibling.name)
-        if match and not _alive(int(match.group(1))):
+        if match and not pid_alive(int(match.group(1))):
             _remove(sibling)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _remove(path: Path) -> None:

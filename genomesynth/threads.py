@@ -65,7 +65,8 @@ def register_folder() -> Path:
     return Path(tempfile.gettempdir()) / f"genomesynth-jobs-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id runs on this host (one we may not signal counts as running)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -87,7 +88,7 @@ def running_jobs() -> list[int]:
             pid = int(entry.name)
         except ValueError:
             continue
-        if pid != os.getpid() and not _alive(pid):
+        if pid != os.getpid() and not pid_alive(pid):
             entry.unlink(missing_ok=True)
             continue
         try:

@@ -374,7 +374,7 @@ def sample(
     n: Annotated[int, typer.Option("-n", help="Synthetic people to draw.")] = 1000,
     label: Annotated[str | None, typer.Option(help="Give everyone this label (a name the model saw).")] = None,
     label_ratio: Annotated[Path | None, typer.Option(help="Follow this store's label mix (default: training mix).")] = None,
-    sampler: Annotated[str, typer.Option(help="ddpm (all T steps) or ddim (fast).")] = "ddpm",
+    sampler: Annotated[str, typer.Option(help="ddim (default: 10-13x faster, as faithful) or ddpm (all T steps).")] = "ddim",
     steps: Annotated[int | None, typer.Option(help="DDIM steps (default 50).")] = None,
     eta: Annotated[float, typer.Option(help="DDIM noise: 0 deterministic, 1 = ancestral (DDPM on the respaced schedule).")] = 0.0,
     clip: Annotated[bool, typer.Option("--clip/--no-clip", help="Clip x̂₀ to the training data's range.")] = False,

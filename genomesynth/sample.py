@@ -26,7 +26,7 @@ class SampleConfig:
     n: int = 1000
     label: str | None = None  # a label name (or code) for everyone
     label_ratio: Path | None = None  # follow this store's train-split label mix
-    sampler: str = "ddpm"
+    sampler: str = "ddim"  # DDPM-1000 was 10-13x slower and no more faithful (docs/RESULTS.md)
     steps: int | None = None  # DDIM steps (default 50)
     eta: float = 0.0
     guidance: float = 0.0

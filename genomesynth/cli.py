@@ -460,7 +460,7 @@ def baseline(
 @app.command("eval")
 @_computes
 def evaluate(
-    synthetic: Annotated[list[Path], typer.Argument(help="One or more synthetic stores.")],
+    synthetic: Annotated[list[Path], typer.Argument(help="One or more synthetic stores (the parts of a sharded draw count as one).")],
     real: Annotated[Path, typer.Option(help="The real store they imitate (with a held-out split).")],
     metrics: Annotated[str, typer.Option(help="all, or a list of dispersion,aa,nn,tstr,privacy,genotype.")] = "all",
     classifiers: Annotated[str, typer.Option(help="TSTR classifiers: mlp,transformer,cnn.")] = "mlp,transformer,cnn",

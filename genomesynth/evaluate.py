@@ -9,7 +9,9 @@ reference column: a faithful generator sits near it, which need not be 0.5.
 
 from __future__ import annotations
 
+import re
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +37,7 @@ from genomesynth.metrics.utility import (
     small_subsets,
     tstr,
 )
+from genomesynth.merge import draw_parts
 from genomesynth.store import Store, open_store
 from genomesynth.ui import quiet
 
@@ -80,12 +83,60 @@ class _Set:
         return out
 
 
-def _load(store: Store, people: np.ndarray, mask: np.ndarray) -> tuple[_Set, np.ndarray]:
+def _load(store: Store | _Parts, people: np.ndarray, mask: np.ndarray) -> tuple[_Set, np.ndarray]:
     full = store.read_people(people) if len(people) else np.zeros((0, *mask.shape), np.float32)
     return _Set(full[:, mask], store.label()[people]), full
 
 
-def _check_compatible(real: Store, syn: Store) -> None:
+def _stem(path: Path) -> str:
+    return path.name.removesuffix(".zarr").removesuffix(".h5")
+
+
+def synthetic_sets(synthetic: list[str | Path]) -> list[list[Path]]:
+    """Each store is a set of its own, except the parts of one sharded draw (`sample --shard K/N`), which
+    are one set in K order — checked as `merge` checks them (every part once, one draw)."""
+    sets: list[list[Path]] = []
+    draws: dict[tuple[Any, ...], list[Path]] = {}
+    for path in map(Path, synthetic):
+        with open_store(path) as store:
+            shard, model = store.attrs.get("shard"), store.attrs.get("model") or {}
+        if not shard:
+            sets.append([path])
+            continue
+        key = (model.get("run"), model.get("checkpoint"), shard["seed"], shard["total"], shard["of"])
+        if key not in draws:
+            draws[key] = []
+            sets.append(draws[key])
+        draws[key].append(path)
+    ordered = {id(paths): [info[1] for info in draw_parts(paths)] for paths in draws.values()}
+    return [ordered.get(id(paths), paths) for paths in sets]
+
+
+class _Parts:
+    """The parts of one sharded draw, read as one store: people in K order."""
+
+    def __init__(self, parts: list[Store]) -> None:
+        self.parts = parts
+        self.path, self.attrs = parts[0].path, parts[0].attrs
+        self.n_genes_padded, self.label_names = parts[0].n_genes_padded, parts[0].label_names
+        self.offsets = np.cumsum([0] + [part.n_people for part in parts])
+        self.n_people = int(self.offsets[-1])
+
+    def label(self) -> np.ndarray:
+        return np.concatenate([part.label() for part in self.parts])
+
+    def read_people(self, index: np.ndarray) -> np.ndarray:
+        """Rows of sorted global indices, from the parts that hold them."""
+        owner = np.searchsorted(self.offsets[1:], index, side="right")
+        return np.concatenate([self.parts[k].read_people(index[owner == k] - self.offsets[k])
+                               for k in range(len(self.parts)) if (owner == k).any()])
+
+
+def _one_set(stores: list[Store]) -> Store | _Parts:
+    return stores[0] if len(stores) == 1 else _Parts(stores)
+
+
+def _check_compatible(real: Store, syn: Store | _Parts) -> None:
     if syn.attrs.get("codec_id") != real.attrs.get("codec_id") or syn.n_genes_padded != real.n_genes_padded:
         raise GenomesynthError(
             f"{syn.path}: its codec/gene layout ({syn.attrs.get('codec_id')}, {syn.n_genes_padded} genes) differs "
@@ -106,9 +157,12 @@ def evaluate(
     """Evaluate synthetic stores against a real store; returns the JSON-able result (README schema)."""
     config = config or EvalConfig()
     progress = progress or quiet()
-    names = names or [Path(p).name.removesuffix(".zarr").removesuffix(".h5") for p in synthetic]
-    if len(names) != len(synthetic) or len(set(names)) != len(names):
-        raise GenomesynthError("--name: give one distinct name per synthetic store")
+    sets = synthetic_sets(synthetic)  # the parts of a sharded draw are one set
+    names = names or [_stem(paths[0]) if len(paths) == 1 else re.sub(r"[-_.]*\d+$", "", _stem(paths[0])) or "draw"
+                      for paths in sets]
+    if len(names) != len(sets) or len(set(names)) != len(names):
+        raise GenomesynthError(f"--name: give one distinct name per synthetic store ({len(sets)} here: the parts of "
+                               "a sharded draw are one)")
     rng = np.random.default_rng(config.seed)
     metrics = set(config.metrics)
     with open_store(real) as real_store:
@@ -153,7 +207,8 @@ def evaluate(
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "inputs": {"real": {"path": str(real), "codec_id": real_store.attrs.get("codec_id"),
                                 "train": len(train_idx), "test": n_test, "label_names": real_store.label_names},
-                       "synthetic": dict(zip(names, map(str, synthetic)))},
+                       "synthetic": {name: str(paths[0]) if len(paths) == 1 else [str(part) for part in paths]
+                                     for name, paths in zip(names, sets)}},
             "settings": {"metrics": sorted(metrics), "classifiers": list(config.classifiers), "k": config.k,
                          "repeats": config.repeats, "max_people": cap, "seed": config.seed,
                          "classifier_epochs": config.classifier_epochs,
@@ -206,13 +261,14 @@ def evaluate(
         ref["seconds"] = round(time.perf_counter() - started, 2)  # loading the real sets and the reference column
         progress.advance(task)
 
-        for name, path in zip(names, synthetic):
+        for name, paths in zip(names, sets):
             progress.update(task, status=name)
             started = time.perf_counter()
-            with open_store(path) as syn_store:
+            with ExitStack() as opened:
+                syn_store = _one_set([opened.enter_context(open_store(path)) for path in paths])
                 _check_compatible(real_store, syn_store)
                 if syn_store.n_people < 2:
-                    raise GenomesynthError(f"{path}: {syn_store.n_people} synthetic people; evaluation needs at least 2")
+                    raise GenomesynthError(f"{syn_store.path}: {syn_store.n_people} synthetic people; evaluation needs at least 2")
                 pick = np.sort(rng.choice(syn_store.n_people, min(cap, syn_store.n_people), replace=False))
                 syn, syn_full = _load(syn_store, pick, mask)
             out: dict[str, Any] = {"people": len(pick)}

@@ -36,32 +36,8 @@ def merge(parts: list[str | Path], output: str | Path, *, overwrite: bool = Fals
     progress = progress or quiet()
     started = time.perf_counter()
     writer = StoreWriter(output, overwrite=overwrite)
-    infos = []
-    for path in parts:
-        with open_store(path) as store:
-            shard = store.attrs.get("shard")
-            if store.role != "synthetic" or not shard:
-                raise GenomesynthError(f"{path}: not a part of a sharded draw; merge takes the stores of `sample --shard K/N`")
-            infos.append((shard["k"], Path(path), shard, store.attrs.get("model") or {}, store.attrs.get("codec_id")))
-    infos.sort(key=lambda info: info[0])
-    _, first_path, first, model, codec = infos[0]
-    for k, path, shard, other, other_codec in infos[1:]:
-        differs = [key for key in ("of", "total", "batch_size", "seed") if shard[key] != first[key]]
-        differs += [key for key in _SAME if other.get(key) != model.get(key)]
-        if other_codec != codec:
-            differs.append("codec")
-        if differs:
-            raise GenomesynthError(f"{path}: not from the same draw as {first_path} ({', '.join(differs)} differ); "
-                                   "merge the parts of one `sample` command line")
-    ks = [info[0] for info in infos]
-    missing = sorted(set(range(1, first["of"] + 1)) - set(ks))
-    if missing or len(ks) != len(set(ks)):
-        twice = sorted({k for k in ks if ks.count(k) > 1})
-        raise GenomesynthError(
-            f"shards of {first['of']}: " + (f"missing {', '.join(map(str, missing))}" if missing else "")
-            + ("; " if missing and twice else "") + (f"given twice {', '.join(map(str, twice))}" if twice else "")
-            + " — give every part exactly once"
-        )
+    infos = draw_parts(parts)
+    _, first_path, first, model, _ = infos[0]
     total = first["total"]
     with open_store(first_path) as head, writer:
         latents = writer.create_latents(total, head.n_genes_padded)
@@ -89,3 +65,35 @@ def merge(parts: list[str | Path], output: str | Path, *, overwrite: bool = Fals
                                      {"parts": len(infos), "total": total}),
         })
     return MergeSummary(str(output), len(infos), total, time.perf_counter() - started)
+
+
+def draw_parts(parts: list[str | Path]) -> list[tuple[int, Path, dict, dict, str | None]]:
+    """(K, path, shard, model, codec id) of each part in K order, after checking that the parts are every
+    K of N of one draw: the same run, checkpoint, sampler settings, seed, total, batch size and codec."""
+    infos = []
+    for path in parts:
+        with open_store(path) as store:
+            shard = store.attrs.get("shard")
+            if store.role != "synthetic" or not shard:
+                raise GenomesynthError(f"{path}: not a part of a sharded draw; merge takes the stores of `sample --shard K/N`")
+            infos.append((shard["k"], Path(path), shard, store.attrs.get("model") or {}, store.attrs.get("codec_id")))
+    infos.sort(key=lambda info: info[0])
+    _, first_path, first, model, codec = infos[0]
+    for k, path, shard, other, other_codec in infos[1:]:
+        differs = [key for key in ("of", "total", "batch_size", "seed") if shard[key] != first[key]]
+        differs += [key for key in _SAME if other.get(key) != model.get(key)]
+        if other_codec != codec:
+            differs.append("codec")
+        if differs:
+            raise GenomesynthError(f"{path}: not from the same draw as {first_path} ({', '.join(differs)} differ); "
+                                   "merge the parts of one `sample` command line")
+    ks = [info[0] for info in infos]
+    missing = sorted(set(range(1, first["of"] + 1)) - set(ks))
+    if missing or len(ks) != len(set(ks)):
+        twice = sorted({k for k in ks if ks.count(k) > 1})
+        raise GenomesynthError(
+            f"shards of {first['of']}: " + (f"missing {', '.join(map(str, missing))}" if missing else "")
+            + ("; " if missing and twice else "") + (f"given twice {', '.join(map(str, twice))}" if twice else "")
+            + " — give every part exactly once"
+        )
+    return infos

@@ -58,3 +58,22 @@ def test_merge_refuses_a_missing_part_or_another_draw(run_dir, tmp_path):
     with pytest.raises(GenomesynthError, match="K/N"):
         SampleConfig(shard=(3, 2))
     assert not (tmp_path / "m.zarr").exists()
+
+
+def test_eval_takes_the_parts_of_a_draw_as_one_store(run_dir, real_store, tmp_path):
+    from genomesynth.evaluate import EvalConfig, evaluate
+
+    for k in (2, 1, 3):
+        draw(run_dir, tmp_path / f"part{k}.zarr", (k, 3))
+    merge([tmp_path / f"part{k}.zarr" for k in (1, 2, 3)], tmp_path / "merged.zarr")
+    config = EvalConfig(metrics=("dispersion", "aa", "nn", "privacy", "tstr"), classifiers=("mlp",), repeats=1,
+                        classifier_epochs=2, k=3)
+    parts = evaluate([tmp_path / f"part{k}.zarr" for k in (3, 1, 2)], real_store, config)
+    merged = evaluate([tmp_path / "merged.zarr"], real_store, config, names=["part"])
+    assert list(parts["synthetic"]) == ["part"]  # one column, named after the parts
+    assert parts["inputs"]["synthetic"]["part"] == [str(tmp_path / f"part{k}.zarr") for k in (1, 2, 3)]
+    a, b = (dict(r["synthetic"]["part"]) for r in (parts, merged))
+    a.pop("seconds"), b.pop("seconds")
+    assert a == b and a["people"] == 23
+    with pytest.raises(GenomesynthError, match="missing 2"):
+        evaluate([tmp_path / "part1.zarr", tmp_path / "part3.zarr"], real_store, config)

@@ -185,7 +185,7 @@ def evaluate(
         labelled = n_classes > 1
         budget = ClassifierBudget(epochs=config.classifier_epochs, patience=config.classifier_patience or None)
         dev = config.device
-        task = progress.add_task("evaluating", total=len(synthetic) + 1, status="real reference")
+        task = progress.add_task("evaluating", total=len(sets) + 1, status="real reference")
 
         test_keep = test.labels >= 0
         test_x, test_y = test.standardised(mean, std, mask, test_full)[test_keep], test.labels[test_keep]

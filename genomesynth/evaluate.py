@@ -37,8 +37,8 @@ from genomesynth.metrics.utility import (
     small_subsets,
     tstr,
 )
-from genomesynth.merge import draw_parts
-from genomesynth.store import Store, open_store
+from genomesynth.merge import PartInfo, check_draw, part_info
+from genomesynth.store import Store, open_store, store_name
 from genomesynth.ui import quiet
 
 METRICS = ("dispersion", "aa", "nn", "tstr", "augment", "privacy", "genotype", "kinship", "gwas")
@@ -88,28 +88,23 @@ def _load(store: Store | _Parts, people: np.ndarray, mask: np.ndarray) -> tuple[
     return _Set(full[:, mask], store.label()[people]), full
 
 
-def _stem(path: Path) -> str:
-    return path.name.removesuffix(".zarr").removesuffix(".h5")
-
-
 def synthetic_sets(synthetic: list[str | Path]) -> list[list[Path]]:
     """Each store is a set of its own, except the parts of one sharded draw (`sample --shard K/N`), which
     are one set in K order — checked as `merge` checks them (every part once, one draw)."""
-    sets: list[list[Path]] = []
-    draws: dict[tuple[Any, ...], list[Path]] = {}
+    order: list[Path | tuple[Any, ...]] = []  # a store's path, or the key of a draw at its first part
+    draws: dict[tuple[Any, ...], list[PartInfo]] = {}
     for path in map(Path, synthetic):
-        with open_store(path) as store:
-            shard, model = store.attrs.get("shard"), store.attrs.get("model") or {}
-        if not shard:
-            sets.append([path])
+        info = part_info(path)
+        if info is None:
+            order.append(path)
             continue
+        _, _, shard, model, _ = info
         key = (model.get("run"), model.get("checkpoint"), shard["seed"], shard["total"], shard["of"])
         if key not in draws:
             draws[key] = []
-            sets.append(draws[key])
-        draws[key].append(path)
-    ordered = {id(paths): [info[1] for info in draw_parts(paths)] for paths in draws.values()}
-    return [ordered.get(id(paths), paths) for paths in sets]
+            order.append(key)
+        draws[key].append(info)
+    return [[entry] if isinstance(entry, Path) else [info[1] for info in check_draw(draws[entry])] for entry in order]
 
 
 class _Parts:
@@ -158,8 +153,8 @@ def evaluate(
     config = config or EvalConfig()
     progress = progress or quiet()
     sets = synthetic_sets(synthetic)  # the parts of a sharded draw are one set
-    names = names or [_stem(paths[0]) if len(paths) == 1 else re.sub(r"[-_.]*\d+$", "", _stem(paths[0])) or "draw"
-                      for paths in sets]
+    names = names or [store_name(paths[0]) if len(paths) == 1 else re.sub(r"[-_.]*\d+$", "", store_name(paths[0]))
+                      or "draw" for paths in sets]
     if len(names) != len(sets) or len(set(names)) != len(names):
         raise GenomesynthError(f"--name: give one distinct name per synthetic store ({len(sets)} here: the parts of "
                                "a sharded draw are one)")

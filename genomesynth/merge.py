@@ -67,17 +67,34 @@ def merge(parts: list[str | Path], output: str | Path, *, overwrite: bool = Fals
     return MergeSummary(str(output), len(infos), total, time.perf_counter() - started)
 
 
-def draw_parts(parts: list[str | Path]) -> list[tuple[int, Path, dict, dict, str | None]]:
-    """(K, path, shard, model, codec id) of each part in K order, after checking that the parts are every
-    K of N of one draw: the same run, checkpoint, sampler settings, seed, total, batch size and codec."""
+PartInfo = tuple[int, Path, dict, dict, str | None]
+"""(K, path, shard, model, codec id) of one part of a sharded draw."""
+
+
+def part_info(path: str | Path) -> PartInfo | None:
+    """The part record of a store, or None if it is not a part of a sharded draw."""
+    with open_store(path) as store:
+        shard = store.attrs.get("shard")
+        if store.role != "synthetic" or not shard:
+            return None
+        return shard["k"], Path(path), shard, store.attrs.get("model") or {}, store.attrs.get("codec_id")
+
+
+def draw_parts(parts: list[str | Path]) -> list[PartInfo]:
+    """The records of the parts in K order, after checking that they are every K of N of one draw."""
     infos = []
     for path in parts:
-        with open_store(path) as store:
-            shard = store.attrs.get("shard")
-            if store.role != "synthetic" or not shard:
-                raise GenomesynthError(f"{path}: not a part of a sharded draw; merge takes the stores of `sample --shard K/N`")
-            infos.append((shard["k"], Path(path), shard, store.attrs.get("model") or {}, store.attrs.get("codec_id")))
-    infos.sort(key=lambda info: info[0])
+        info = part_info(path)
+        if info is None:
+            raise GenomesynthError(f"{path}: not a part of a sharded draw; merge takes the stores of `sample --shard K/N`")
+        infos.append(info)
+    return check_draw(infos)
+
+
+def check_draw(infos: list[PartInfo]) -> list[PartInfo]:
+    """`infos` in K order, after checking that they are every K of N of one draw: the same run,
+    checkpoint, sampler settings, seed, total, batch size and codec."""
+    infos = sorted(infos, key=lambda info: info[0])
     _, first_path, first, model, codec = infos[0]
     for k, path, shard, other, other_codec in infos[1:]:
         differs = [key for key in ("of", "total", "batch_size", "seed") if shard[key] != first[key]]

@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from genomesynth.errors import GenomesynthError  # noqa: E402
-from genomesynth.store import open_store  # noqa: E402
+from genomesynth.store import open_store, store_name  # noqa: E402
 
 SUFFIXES = (".png", ".svg", ".pdf")
 plt.rcParams.update({"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "legend.fontsize": 9,
@@ -46,7 +46,7 @@ def umap_plot(real: str | Path, synthetic: list[str | Path], output: str | Path,
 
     output = Path(output)
     _check_output(output)
-    names = names or [Path(p).name.removesuffix(".zarr").removesuffix(".h5") for p in synthetic]
+    names = names or [store_name(p) for p in synthetic]
     rng = np.random.default_rng(seed)
     groups: list[tuple[str, np.ndarray, np.ndarray]] = []
     with open_store(real) as store:
@@ -233,7 +233,7 @@ def kinship_plot(real: str | Path, synthetic: list[str | Path], output: str | Pa
 
     output = Path(output)
     _check_output(output)
-    names = names or [Path(p).name.removesuffix(".zarr").removesuffix(".h5") for p in synthetic]
+    names = names or [store_name(p) for p in synthetic]
     sets, codec, _ = _decoded_sets(real, synthetic, names, max_people, seed)
     if codec.ploidy != 2:
         raise GenomesynthError(f"{real}: kinship needs diploid genotypes (this cohort has ploidy {codec.ploidy})")
@@ -263,7 +263,7 @@ def gwas_plot(real: str | Path, synthetic: list[str | Path], output: str | Path,
 
     output = Path(output)
     _check_output(output)
-    names = names or [Path(p).name.removesuffix(".zarr").removesuffix(".h5") for p in synthetic]
+    names = names or [store_name(p) for p in synthetic]
     sets, _, label_names = _decoded_sets(real, synthetic, names, max_people, seed)
     if len(label_names) < 2:
         raise GenomesynthError(f"{real}: GWAS plots need a label of at least 2 classes; compress with --labels")

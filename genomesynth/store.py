@@ -65,6 +65,11 @@ def backend_for(path: Path) -> str:
         ) from None
 
 
+def store_name(path: str | os.PathLike[str]) -> str:
+    """A store's name for tables and legends: its file name without .zarr / .h5."""
+    return Path(path).name.removesuffix(".zarr").removesuffix(".h5")
+
+
 def people_per_chunk(n_genes_padded: int) -> int:
     return max(1, CHUNK_BYTES // (n_genes_padded * LATENT_DIM * 4))
 

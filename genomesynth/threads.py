@@ -36,8 +36,11 @@ RECHECK_SECONDS = 1.0
 class Policy:
     source: str  # "--threads", "OMP_NUM_THREADS" or "auto"
     threads: int
-    fixed: bool
     checked: float = float("-inf")
+
+    @property
+    def fixed(self) -> bool:
+        return self.source != "auto"
 
     def describe(self) -> str:
         return f"{self.threads} ({self.source})"
@@ -151,11 +154,11 @@ def thread_policy(requested: int | None) -> Iterator[Policy]:
         raise GenomesynthError(f"--threads {requested}: give a whole number ≥ 1")
     env = os.environ.get("OMP_NUM_THREADS", "").strip()
     if requested is not None:
-        policy = Policy("--threads", requested, fixed=True)
+        policy = Policy("--threads", requested)
     elif env.isdigit() and int(env) > 0:
-        policy = Policy("OMP_NUM_THREADS", int(env), fixed=True)
+        policy = Policy("OMP_NUM_THREADS", int(env))
     else:
-        policy = Policy("auto", 0, fixed=False)
+        policy = Policy("auto", 0)
     folder = register_folder()
     entry = folder / str(os.getpid())
     try:

@@ -1,6 +1,6 @@
 """The paper's shape, executed: 18,279 genes padded to 18,432 × 8, every backbone at `--preset paper`.
 
-    python benchmarks/bench_paper_shape.py [--people 2000] [--steps 30] [--device auto] [--backbones …]
+    python benchmarks/bench_paper_shape.py [--people 2000] [--steps 30] [--device auto] [--backbones …] [--no-eval]
 
 The store is written directly (not compressed from a VCF): latents of `--people` people in three
 populations — a mean per population along a few shared axes, low-rank within-population spread and
@@ -75,6 +75,7 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--backbones", default=",".join(NAMES))
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--no-eval", action="store_true", help="skip the eval (hours on a 2-core CPU at this shape)")
     args = parser.parse_args()
     device = str(resolve_device(args.device))
     work = args.workdir or Path(tempfile.mkdtemp(prefix="paper-shape-"))
@@ -107,7 +108,7 @@ def main() -> None:
             row["error"] = f"{type(exc).__name__}: {exc}"[:300]
         rows.append(row)
         print(json.dumps(row), flush=True)
-    if synthetic:  # a default eval (every metric without a codec, the three classifiers, 3 repeats) of one store
+    if synthetic and not args.no_eval:  # a default eval (every metric without a codec, the three classifiers, 3 repeats) of one store
         metrics = ("dispersion", "aa", "nn", "tstr", "augment", "privacy")
         result = evaluate(synthetic[:1], store, EvalConfig(metrics=metrics, device="cuda" if device.startswith("cuda") else "cpu"))
         one = next(iter(result["synthetic"].values()))

@@ -5,8 +5,10 @@
 The raw rate is cyvcf2 iterating every record and copying its genotypes (gt_types), which is the
 least any VCF-based compress must do, on one core. compress runs twice: with every core (the parse in
 a reader process beside the PCA, genomesynth/io/prefetch.py) and with `--threads 1` (one core, no
-reader process). Sizes: the demo cohort, and generated cohorts at three people
-counts and three variant counts (scaling).
+reader process). Then, where pysam is installed (only to build the index: `pip install pysam`), the
+file is tabix-indexed and compressed again with every core: one reader process per core, window by
+window (genomesynth/io/prefetch.py). Sizes: the demo cohort, generated cohorts at three people
+counts and three variant counts (scaling), and with `--chr15 PATH` the 1000 Genomes chr15 file.
 """
 
 from __future__ import annotations
@@ -37,6 +39,24 @@ def raw_read(path: Path) -> int:
     return n
 
 
+def indexed_copy(vcf: Path, tmp: Path) -> Path | None:
+    """A bgzipped, tabix-indexed copy of vcf (re-compressed when it is plain gzip), or None without pysam."""
+    try:
+        import pysam
+    except ImportError:
+        return None
+    import gzip
+    import shutil
+
+    plain, out = tmp / "indexed.vcf", tmp / "indexed.vcf.gz"
+    with gzip.open(vcf, "rb") as source, open(plain, "wb") as target:
+        shutil.copyfileobj(source, target)
+    pysam.tabix_compress(str(plain), str(out), force=True)
+    pysam.tabix_index(str(out), preset="vcf", force=True)
+    plain.unlink()
+    return out
+
+
 def measure(name: str, vcf: Path, people: int, config: CompressConfig, tmp: Path) -> dict:
     raw_s, variants = timed(lambda: raw_read(vcf), repeats=2)
     out = tmp / f"{name}.zarr"
@@ -52,6 +72,10 @@ def measure(name: str, vcf: Path, people: int, config: CompressConfig, tmp: Path
            "ratio_1core": round(one_s / raw_s, 2),
            "raw_genotypes_per_s": round(people * variants / raw_s), "compress_genotypes_per_s": round(people * variants / comp_s),
            "ratio": round(comp_s / raw_s, 2)}
+    indexed = indexed_copy(vcf, tmp)
+    if indexed is not None:
+        indexed_s, _ = timed(lambda: compress(indexed, out, config, overwrite=True), repeats=2)
+        row.update(compress_indexed_s=round(indexed_s, 3), ratio_indexed=round(indexed_s / raw_s, 2))
     print(row, flush=True)
     return row
 
@@ -59,6 +83,7 @@ def measure(name: str, vcf: Path, people: int, config: CompressConfig, tmp: Path
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    parser.add_argument("--chr15", type=Path, default=None, help="../shared/data/1kg-chr15-10k/genotypes.vcf.gz")
     args = parser.parse_args()
     info = machine()  # before the one-core runs lower the thread counts
     rows = []
@@ -76,6 +101,8 @@ def main() -> None:
             vcf = write_cohort(tmp / f"v{variants}.vcf.gz", people_sizes[1], variants)
             rows.append(measure(f"{people_sizes[1]} people × {variants} SNPs", vcf, people_sizes[1],
                                 CompressConfig(block_size=40), tmp))
+        if args.chr15:
+            rows.append(measure("1000 Genomes chr15 (2,504 people)", args.chr15, 2504, CompressConfig(block_size=50), tmp))
     print(save("compress", rows, info))
 
 

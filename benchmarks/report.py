@@ -37,10 +37,13 @@ def machine(m: dict) -> str:
 def main() -> None:
     parts = [BEGIN, ""]
     sections = [
-        ("compress", "compress vs the raw single-threaded cyvcf2 read of the same file, on every core and on one", [
+        ("compress", "compress vs the raw single-threaded cyvcf2 read of the same file: one core, every core, "
+         "every core with a tabix index", [
             ("cohort", "cohort"), ("genes", "genes"), ("raw_read_s", "raw read (s)"), ("cores", "cores"),
-            ("compress_s", "compress (s)"), ("ratio", "compress / raw"), ("compress_1core_s", "compress, 1 core (s)"),
-            ("ratio_1core", "1 core / raw"), ("compress_genotypes_per_s", "compress genotypes/s")]),
+            ("compress_1core_s", "compress, 1 core (s)"), ("ratio_1core", "1 core / raw"),
+            ("compress_s", "compress (s)"), ("ratio", "compress / raw"),
+            ("compress_indexed_s", "indexed (s)"), ("ratio_indexed", "indexed / raw"),
+            ("compress_genotypes_per_s", "compress genotypes/s")]),
         ("model-tiny-cpu", "train and sample, tiny presets", [
             ("backbone", "backbone"), ("genes", "genes"), ("parameters", "parameters"),
             ("train_samples_per_s", "train samples/s"), ("sample_ddim50_genomes_per_s", "DDIM-50 genomes/s"),
@@ -54,6 +57,11 @@ def main() -> None:
             ("backbone", "backbone"), ("step", "step"), ("parameters", "parameters"), ("s_per_step", "s/step"),
             ("peak_memory_mb", "peak GPU MB"), ("sample_64_ddim50_seconds", "sample 64, DDIM-50 (s)"),
             ("seconds", "seconds")]),
+        ("paper-shape-cpu", "every backbone at the paper shape on the CPU (paper presets, batch 64; "
+         "`bench_paper_shape.py --people 256 --steps 4 --device cpu --no-eval`)", [
+            ("backbone", "backbone"), ("step", "step"), ("parameters", "parameters"), ("s_per_step", "s/step"),
+            ("peak_memory_mb", "peak MB"), ("sample_64_ddim50_seconds", "sample 64, DDIM-50 (s)"),
+            ("seconds", "seconds"), ("error", "error")]),
         ("knn-cpu", "exact k-NN (k = 10, angular) vs scikit-learn brute-force cosine", [
             ("n", "people per set"), ("dim", "dimensions"), ("genomesynth_s", "genomesynth (s)"),
             ("sklearn_s", "scikit-learn (s)"), ("speedup", "speed-up"), ("same_neighbours", "same neighbours"),

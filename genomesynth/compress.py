@@ -31,8 +31,10 @@ from genomesynth.split import make_split
 from genomesynth.store import SCHEMA_VERSION, Store, StoreWriter, open_store
 from genomesynth.ui import quiet
 
-BATCH_ELEMENTS = 2**25
-"""Genes are fitted together until their padded dosage tensor would exceed this many entries."""
+BATCH_ELEMENTS = 2**22
+"""Genes are fitted together until their padded dosage tensor would exceed this many entries: small
+enough that batches are fitted while the readers parse on (2²⁵ left the whole of 1000 Genomes chr15 to
+one batch after the parse), large enough for batched eigh (docs/PERFORMANCE.md)."""
 
 
 @dataclass

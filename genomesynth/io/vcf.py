@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +13,22 @@ from genomesynth.errors import GenomesynthError
 from genomesynth.io import BLOCK_VARIANTS, VariantBlock
 
 
+@dataclass(frozen=True)
+class Window:
+    """The records of one contig with start <= POS <= end (1-based): a part of the file to parse apart."""
+
+    contig: str
+    start: int
+    end: int
+
+    @property
+    def region(self) -> str:
+        return f"{self.contig}:{self.start}-{self.end}"
+
+
 class VcfCohort:
-    """A VCF, VCF.gz or BCF file, read once from start to end (no index needed)."""
+    """A VCF, VCF.gz or BCF file, read from start to end (no index needed), or window by window when
+    it has an up-to-date index (.tbi/.csi), so that several processes can parse it at once."""
 
     def __init__(self, path: Path) -> None:
         import cyvcf2
@@ -35,6 +50,7 @@ class VcfCohort:
         self.ploidy = self._first_ploidy()
         self._text = not str(path).lower().endswith(".bcf")
         self._header_lines = _header_lines(path) if self._text else 0
+        self._window: Window | None = None
 
     def _first_ploidy(self) -> int:
         import cyvcf2
@@ -48,9 +64,43 @@ class VcfCohort:
         return int(first.genotype.ploidy)
 
     def _where(self, record: int) -> str:
+        if self._window is not None:
+            return f"record {record} of region {self._window.region}"
         return f"line {self._header_lines + record} (record {record})" if self._text else f"record {record}"
 
-    def blocks(self) -> Iterator[VariantBlock]:
+    def windows(self, records_per_window: int) -> list[Window] | None:
+        """Windows of about `records_per_window` records covering the file, in file order, or None
+        without an index newer than the file. A contig's span is found by binary search over
+        region queries (headers rarely give lengths); each is cut into windows of equal length."""
+        index = next((i for i in (Path(f"{self.path}.tbi"), Path(f"{self.path}.csi")) if i.exists()), None)
+        if index is None or index.stat().st_mtime < self.path.stat().st_mtime:
+            return None
+        import cyvcf2
+
+        probe = cyvcf2.VCF(str(self.path), lazy=True)  # its own handle: region queries move the reader
+        try:
+            contigs = list(probe.seqnames)  # the index's order: the file's (an index needs contiguous contigs)
+            total = int(probe.num_records)
+            spans = [span for span in (_span(probe, contig) for contig in contigs) if span is not None]
+        except Exception:  # an index htslib cannot use: read the file through instead
+            return None
+        finally:
+            probe.close()
+        if not spans:
+            return None
+        length = sum(end - start + 1 for _, start, end in spans)
+        count = max(len(spans), -(-max(total, 1) // max(records_per_window, 1)))
+        out: list[Window] = []
+        for contig, start, end in spans:
+            parts = max(1, round(count * (end - start + 1) / length))
+            edges = np.linspace(start, end + 1, parts + 1).round().astype(np.int64)
+            out.extend(Window(contig, int(a), int(b) - 1) for a, b in zip(edges[:-1], edges[1:]) if b > a)
+        return out
+
+    def blocks(self, window: Window | None = None) -> Iterator[VariantBlock]:
+        """Every record's genotypes as blocks, or only those of `window` (a region query on the index)."""
+        self._window = window
+        records = self._vcf if window is None else self._vcf(window.region)
         n = len(self.samples)
         buffer = np.empty((BLOCK_VARIANTS, n), dtype=np.int8)
         meta: list[tuple[int, str, str, str, int]] = []
@@ -59,7 +109,9 @@ class VcfCohort:
         last_pos = 0
         line = 0
         try:
-            for record in self._vcf:
+            for record in records:
+                if window is not None and not window.start <= record.POS <= window.end:
+                    continue  # a record that starts before the window but overlaps it belongs to the one before
                 line += 1
                 chrom = record.CHROM
                 if chrom != contig:
@@ -89,25 +141,33 @@ class VcfCohort:
         except GenomesynthError:
             raise
         except Exception as exc:
-            text = f": {_line_text(self.path, self._header_lines + line + 1)!r}" if self._text else ""
+            text = f": {_line_text(self.path, self._header_lines + line + 1)!r}" if self._text and window is None else ""
             raise GenomesynthError(
                 f"{self.path}: {self._where(line + 1)} cannot be parsed{text} — fix or remove it "
                 "(`bcftools view` names what htslib rejects)"
             ) from exc
         if meta:
             yield _block(contig, meta, buffer)
-        if line == 0:
+        if line == 0 and window is None:
             raise GenomesynthError(f"{self.path}: the VCF has no variant records")
 
     def _dosage(self, record: object, line: int, n_alt: int) -> np.ndarray:
         """ALT allele counts of one record from its allele indices (-1 when any allele is missing),
         refusing what cannot be counted: another ploidy than the cohort's, or an allele index the
         record does not have."""
-        alleles = record.genotype.array()[:, :-1]  # type: ignore[attr-defined]  (people, ploidy); last column: phasing
-        if alleles.shape[1] == self.ploidy:  # the common case in three passes: every call complete and valid
-            lo, hi = alleles.min(), alleles.max()
+        genotype = record.genotype.array()  # type: ignore[attr-defined]  (people, ploidy + 1); last column: phasing
+        alleles = genotype[:, :-1]
+        if alleles.shape[1] == self.ploidy:
+            # The common case, every call complete and valid, in contiguous passes (a reduction along
+            # the short allele axis costs ten times as much). The phasing column (0 or 1) is inside
+            # the min/max: harmless when the site has an ALT allele; without one, the careful path.
+            lo, hi = genotype.min(), genotype.max()
             if lo >= 0 and hi <= n_alt:
-                return alleles.sum(1, dtype=np.int8) if n_alt <= 1 else (alleles > 0).sum(1, dtype=np.int8)
+                counted = alleles if n_alt <= 1 else alleles > 0
+                dosage = counted[:, 0].astype(np.int8)
+                for column in range(1, self.ploidy):
+                    np.add(dosage, counted[:, column], out=dosage, casting="unsafe")
+                return dosage
         where = f"{self.path}: {self._where(line)} ({record.CHROM}:{record.POS})"  # type: ignore[attr-defined]
         if alleles.shape[1] != self.ploidy or (alleles == -2).any():  # -2: that person's vector ended early
             ploidy = (alleles != -2).sum(1)
@@ -127,6 +187,31 @@ class VcfCohort:
         dosage = (alleles > 0).sum(1).astype(np.int8)
         dosage[(alleles < 0).any(1)] = -1
         return dosage
+
+
+def _span(vcf: object, contig: str) -> tuple[str, int, int] | None:
+    """(contig, first POS, last POS) of an indexed file's records on contig, or None when it has none."""
+    import warnings
+
+    def first_from(position: int) -> int | None:  # POS of the first record at or after position
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # cyvcf2 warns when a region holds no records
+            for record in vcf(f"{contig}:{position}"):  # type: ignore[operator]
+                if record.POS >= position:
+                    return int(record.POS)
+        return None
+
+    first = first_from(1)
+    if first is None:
+        return None
+    low, high = first, 2**31 - 2  # the last POS: the largest p with a record at or after p
+    while low < high:
+        middle = (low + high + 1) // 2
+        if first_from(middle) is None:
+            high = middle - 1
+        else:
+            low = middle
+    return contig, first, low
 
 
 def _block(contig: str | None, meta: list[tuple[int, str, str, str, int]], buffer: np.ndarray) -> VariantBlock:

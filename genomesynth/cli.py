@@ -325,6 +325,9 @@ def train(
     prior: Annotated[str | None, typer.Option(
         help="What the network is a residual over: population (mixture with shared axes) or isotropic.")] = None,
     prior_rank: Annotated[int | None, typer.Option(help="Principal axes of the population prior, at most.")] = None,
+    prior_shrinkage: Annotated[float | None, typer.Option(
+        help="Each population's own covariance, shrunk toward the pooled one with the weight of this many "
+             "people [default: 512]; inf: share the axes beyond the population axes.")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu or cuda.")] = None,
     threads: Threads = None,
     seed: Annotated[int | None, typer.Option(help="Seed for every random draw.")] = None,
@@ -340,8 +343,11 @@ def train(
     settings = _load_config_file(config)
     given = {"backbone": backbone, "preset": preset, "epochs": epochs, "max_steps": max_steps,
              "batch_size": batch_size, "lr": lr, "timesteps": timesteps, "schedule": schedule,
-             "val_every": val_every, "prior": prior, "prior_rank": prior_rank, "device": device, "seed": seed}
+             "val_every": val_every, "prior": prior, "prior_rank": prior_rank, "prior_shrinkage": prior_shrinkage,
+             "device": device, "seed": seed}
     settings.update({k: v for k, v in given.items() if v is not None})
+    if settings.get("prior_shrinkage") == float("inf"):  # inf on the command line: the shared axes (None)
+        settings["prior_shrinkage"] = None
     unknown = set(settings) - {f.name for f in dataclasses.fields(TrainConfig)}
     if unknown:
         raise GenomesynthError(f"{config}: unknown settings {', '.join(sorted(unknown))}")

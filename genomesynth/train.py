@@ -61,6 +61,8 @@ class TrainConfig:
     prior: str = "population"  # the denoiser F is a residual over: population (prior.py) or isotropic
     prior_rank: int = 128  # principal axes of the population prior, at most (prior.py: max_axes)
     prior_components: int = 8  # mixture components tried, at most (chosen by BIC)
+    prior_shrinkage: float | None = 512.0  # ν: each component's covariance over every axis, shrunk toward
+    # the pooled one with the weight of ν people; None: axes beyond the population axes shared (prior.py)
 
     def __post_init__(self) -> None:
         checks.typed(self)
@@ -76,6 +78,8 @@ class TrainConfig:
         checks.number("p_uncond", self.p_uncond, 0, 1, high_open=True)
         checks.number("val_fraction", self.val_fraction, 0, 1, high_open=True)
         checks.number("memory_budget_gb", self.memory_budget_gb, 0, low_open=True)
+        if self.prior_shrinkage is not None:
+            checks.number("prior_shrinkage", self.prior_shrinkage, 0)
 
 
 RESUMABLE = ("epochs", "max_steps", "device", "lr", "val_every")
@@ -243,7 +247,8 @@ def fit_prior(config: TrainConfig, data: LatentData, n_classes: int) -> Populati
         return PopulationPrior.isotropic(data.mask, n_classes)
     if config.prior != "population":
         raise GenomesynthError(f"prior {config.prior!r}: use population or isotropic")
-    prior_config = PriorConfig(max_rank=config.prior_rank, max_components=config.prior_components, seed=config.seed)
+    prior_config = PriorConfig(max_rank=config.prior_rank, max_components=config.prior_components, seed=config.seed,
+                               component_shrinkage=config.prior_shrinkage)
     x, y = data.rows(prior_config.max_people, config.seed)
     return PopulationPrior.fit(x, data.mask, y, n_classes, prior_config)
 

@@ -178,7 +178,7 @@ def test_a_run_saved_before_priors_existed_samples_and_resumes_as_isotropic(toy_
     for name in ("last.pt", "best.pt"):  # strip what this version adds, as an older checkpoint lacks it
         state = torch.load(tmp_path / "run" / name, weights_only=False)
         del state["prior"]
-        for key in ("prior", "prior_rank", "prior_components"):
+        for key in ("prior", "prior_rank", "prior_components", "prior_shrinkage"):
             state["config"].pop(key)
         torch.save(state, tmp_path / "run" / name)
     sample(tmp_path / "run", tmp_path / "syn.zarr", SampleConfig(n=8, sampler="ddim", steps=5, seed=0))
@@ -186,3 +186,20 @@ def test_a_run_saved_before_priors_existed_samples_and_resumes_as_isotropic(toy_
     assert summary.steps == 9
     state = torch.load(tmp_path / "run" / "last.pt", weights_only=False)
     assert state["config"]["prior"] == "isotropic" and state["prior"]["basis"].shape[1] == 0
+
+
+def test_prior_shrinkage_from_the_command_line(toy_store, tmp_path):
+    """`--prior-shrinkage` reaches the prior: a number is recorded as given, inf as null (the shared axes)."""
+    from typer.testing import CliRunner
+
+    from genomesynth.cli import app
+
+    for value, recorded in (("64", 64.0), ("inf", None)):
+        run = tmp_path / value
+        result = CliRunner().invoke(app, ["train", str(toy_store), "-o", str(run), "--max-steps", "2",
+                                          "--prior-shrinkage", value, "-q"])
+        assert result.exit_code == 0, result.output
+        assert json.loads((run / "config.json").read_text())["train"]["prior_shrinkage"] == recorded
+    refused = CliRunner().invoke(app, ["train", str(toy_store), "-o", str(tmp_path / "bad"), "--max-steps", "2",
+                                       "--prior-shrinkage", "-1", "-q"])
+    assert refused.exit_code != 0 and "--prior-shrinkage must be" in str(refused.exception)

@@ -16,8 +16,12 @@ exactly that much and no more:
   eigenvalues overstate it by what the axes learned of the training people themselves, and
   drawing with it is how a Gaussian reference leaks;
 - the populations: a mixture (sklearn GaussianMixture, K by BIC) on the first `population_axes`
-  scores gives each component its mean (which moves only along those axes) and its covariance
-  there (R_k, Λ_k); the further axes (LD beyond the populations) are shared by the components;
+  scores gives each component its mean (which moves only along those axes); its covariance over
+  all q axes (R_k, Λ_k) is its own members', shrunk toward the pooled within-component covariance
+  with the weight of ν = `component_shrinkage` people — populations differ in their LD, not only
+  in their place, and a component of n_k people keeps n_k / (n_k + ν) of its own (docs/RESULTS.md,
+  finding 10); with ν = None only the population axes are the component's own and the further
+  axes are shared;
 - D: one residual variance per position, shared, so that each position's total variance is the
   data's (the axes' variances net of the residual's share along them, as in probabilistic PCA);
 - π_{k|y}: the label's share of each component (the whole cohort's for the null class).
@@ -53,6 +57,10 @@ class PriorConfig:
     max_components: int = 8  # mixture components tried (1 … this), chosen by BIC
     max_people: int = 4000  # people the prior is fitted on (a seeded subsample beyond this)
     min_component_share: float = 0.02  # a component must hold this share of the people to be kept
+    component_shrinkage: float | None = 512.0
+    """ν: each component's own covariance over all axes, shrunk toward the pooled within-component
+    covariance with the weight of ν people (docs/RESULTS.md, finding 10); None: a component's own
+    covariance on the population axes only, the further axes shared (the default before finding 10)."""
     seed: int = 0
 
 
@@ -191,15 +199,28 @@ class PopulationPrior(nn.Module):
         # differences, not by the population axes). The axes' variances include the residual's share
         # along them (as in probabilistic PCA), so that share is taken off them, and the residual set
         # so that each position's total variance is the data's: a fixed point, a few rounds.
+        full_covs = None
+        if config.component_shrinkage is not None and q > q_pop:
+            s_all = torch.as_tensor(scores)
+            centres = (r.T @ s_all) / nk[:, None]  # (K, q)
+            own = torch.stack([(r[:, k, None] * (s_all - centres[k])).T @ (s_all - centres[k]) / nk[k]
+                               for k in range(k_count)])  # (K, q, q)
+            pooled = (weights[:, None, None] * own).sum(0)
+            nu = float(config.component_shrinkage)
+            full_covs = (nk[:, None, None] * own + nu * pooled) / (nk[:, None, None] + nu)
         diag = data_var.clone()
         for _ in range(4):
             along = basis.T @ (diag[:, None] * basis)  # VᵀDV (q, q)
-            lam_pop, rot_pop = torch.linalg.eigh(covs_pop - along[:q_pop, :q_pop])  # (K, q_pop), (K, q_pop, q_pop)
-            rot = torch.zeros(k_count, q, q, dtype=torch.float64)
-            rot[:, :q_pop, :q_pop] = rot_pop
-            rot[:, q_pop:, q_pop:] = torch.eye(q - q_pop, dtype=torch.float64)
-            lam_ld = (shrunk_ld - along.diagonal()[q_pop:]).expand(k_count, -1)
-            lam = torch.cat([lam_pop, lam_ld], 1).clamp(min=1e-3 * float(data_var.mean()))
+            if full_covs is not None:
+                lam, rot = torch.linalg.eigh(full_covs - along)  # (K, q), (K, q, q)
+                lam = lam.clamp(min=1e-3 * float(data_var.mean()))
+            else:
+                lam_pop, rot_pop = torch.linalg.eigh(covs_pop - along[:q_pop, :q_pop])  # (K, q_pop), (K, q_pop, q_pop)
+                rot = torch.zeros(k_count, q, q, dtype=torch.float64)
+                rot[:, :q_pop, :q_pop] = rot_pop
+                rot[:, q_pop:, q_pop:] = torch.eye(q - q_pop, dtype=torch.float64)
+                lam_ld = (shrunk_ld - along.diagonal()[q_pop:]).expand(k_count, -1)
+                lam = torch.cat([lam_pop, lam_ld], 1).clamp(min=1e-3 * float(data_var.mean()))
             within = torch.einsum("kpj,kj->kp", torch.einsum("pq,kqj->kpj", basis, rot) ** 2, lam)
             explained = (weights[:, None] * (within + between)).sum(0)
             diag = (data_var - explained).clamp(min=0.05 * data_var).clamp(min=1e-3 * float(data_var.mean()))

@@ -47,9 +47,11 @@ def _brute_force_eps(prior, x_t, t, y, schedule):
     return s * sum(r[k] * solved[k] for k in range(len(solved)))
 
 
-def test_eps_is_the_exact_posterior_mean_of_the_mixture():
+@pytest.mark.parametrize("shrinkage", [None, 64.0])
+def test_eps_is_the_exact_posterior_mean_of_the_mixture(shrinkage):
     x, labels, mask = _clusters()
-    prior = PopulationPrior.fit(x, mask, labels, 3, PriorConfig(max_rank=12, population_axes=4, leakage_budget=1))
+    prior = PopulationPrior.fit(x, mask, labels, 3, PriorConfig(max_rank=12, population_axes=4, leakage_budget=1,
+                                                                component_shrinkage=shrinkage))
     assert prior.components == 3 and prior.rank == 12
     schedule = Schedule.linear(1000)
     g = torch.Generator().manual_seed(1)
@@ -106,6 +108,34 @@ def test_clusters_and_label_mix_are_kept():
     nearest = torch.cdist(draws.reshape(600, -1), centres).argmin(1)
     assert (nearest == 1).float().mean() > 0.95
     torch.testing.assert_close(draws.var(0)[mask].mean(), real.var(0)[mask].mean(), rtol=0.15, atol=0)
+
+
+def _two_spreads(n=1200, seed=0):
+    """Two populations apart along one direction; along another, population 0 varies 16 times as much."""
+    g = torch.Generator().manual_seed(seed)
+    mask = torch.ones(6, 8, dtype=torch.bool)
+    labels = torch.arange(n) % 2
+    x = torch.randn(n, 48, generator=g) * 0.5**0.5
+    x[:, 0] += torch.where(labels == 0, -4.0, 4.0)
+    x[:, 1] += torch.randn(n, generator=g) * torch.where(labels == 0, 2.0, 0.5)
+    return x.reshape(n, 6, 8), labels, mask
+
+
+@pytest.mark.parametrize("shrinkage", [None, 0.0])
+def test_components_own_covariance_beyond_the_population_axes(shrinkage):
+    """With component_shrinkage each population keeps its own spread along every axis; by default
+    the axes beyond `population_axes` are shared (both populations get the pooled spread)."""
+    x, labels, mask = _two_spreads()
+    config = PriorConfig(population_axes=1, leakage_budget=1, component_shrinkage=shrinkage)
+    prior = PopulationPrior.fit(x, mask, labels, 2, config)
+    assert prior.components == 2 and prior.rank >= 2
+    spread = [prior.sample(torch.full((2000,), c), torch.Generator().manual_seed(c)).reshape(2000, -1)[:, 1].var().item()
+              for c in (0, 1)]
+    if shrinkage is None:
+        assert spread[0] / spread[1] < 1.5  # pooled: about (4.5 + 0.75) / 2 each
+    else:
+        # population 0 its own 4.5; population 1 near its 0.75, but never below the shared residual (≈ 1)
+        assert abs(spread[0] - 4.5) < 0.6 and spread[1] < 1.2 and spread[0] / spread[1] > 3
 
 
 def test_rank_stops_at_the_noise_edge_and_the_leakage_budget():

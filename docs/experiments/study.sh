@@ -61,12 +61,12 @@ study() {  # study NAME COMPRESS-ARGS…
     done
     local stores=() names=()
     for s in $backbones baseline-gaussian baseline-mosaic; do stores+=("$d/synthetic/$s.zarr"); names+=(--name "$s"); done
-    genomesynth eval "${stores[@]}" "${names[@]}" --real "$d/real.zarr" --repeats 3 --json "$d/metrics.json" \
+    genomesynth eval "${stores[@]}" "${names[@]}" --real "$d/real.zarr" --repeats 3 --json "$d/metrics.json" --overwrite \
         --classifiers "${CLASSIFIERS:-mlp,transformer,cnn}" \
         --device "$device" -q > "$d/eval.txt"
-    genomesynth plot umap "$d/real.zarr" "${stores[@]}" "${names[@]}" -o "$d/umap.png"
-    genomesynth plot curves $(for b in $backbones; do echo "$d/runs/$b"; done) -o "$d/curves.png"
-    genomesynth plot metrics "$d/metrics.json" -o "$d/metrics.png"
+    genomesynth plot umap "$d/real.zarr" "${stores[@]}" "${names[@]}" -o "$d/umap.png" --overwrite
+    genomesynth plot curves $(for b in $backbones; do echo "$d/runs/$b"; done) -o "$d/curves.png" --overwrite
+    genomesynth plot metrics "$d/metrics.json" -o "$d/metrics.png" --overwrite
 }
 
 study demo "$repo/data/demo.vcf.gz" --genes "$repo/data/demo_genes.bed" --labels "$repo/data/demo_labels.tsv"

@@ -326,8 +326,9 @@ def train(
         help="What the network is a residual over: population (mixture with shared axes) or isotropic.")] = None,
     prior_rank: Annotated[int | None, typer.Option(help="Principal axes of the population prior, at most.")] = None,
     prior_shrinkage: Annotated[float | None, typer.Option(
-        help="Each population's own covariance, shrunk toward the pooled one with the weight of this many "
-             "people [default: 512]; inf: share the axes beyond the population axes.")] = None,
+        help="Give each population its own covariance over every axis, shrunk toward the pooled one with the "
+             "weight of this many people (more realism, more privacy loss; docs/RESULTS.md finding 10) "
+             "[default: inf: the axes beyond the population axes shared].")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu or cuda.")] = None,
     threads: Threads = None,
     seed: Annotated[int | None, typer.Option(help="Seed for every random draw.")] = None,

@@ -61,8 +61,8 @@ class TrainConfig:
     prior: str = "population"  # the denoiser F is a residual over: population (prior.py) or isotropic
     prior_rank: int = 128  # principal axes of the population prior, at most (prior.py: max_axes)
     prior_components: int = 8  # mixture components tried, at most (chosen by BIC)
-    prior_shrinkage: float | None = 512.0  # ν: each component's covariance over every axis, shrunk toward
-    # the pooled one with the weight of ν people; None: axes beyond the population axes shared (prior.py)
+    prior_shrinkage: float | None = None  # None: axes beyond the population axes shared; ν: each component's
+    # covariance over every axis, shrunk toward the pooled one with the weight of ν people (prior.py)
 
     def __post_init__(self) -> None:
         checks.typed(self)

@@ -16,12 +16,11 @@ exactly that much and no more:
   eigenvalues overstate it by what the axes learned of the training people themselves, and
   drawing with it is how a Gaussian reference leaks;
 - the populations: a mixture (sklearn GaussianMixture, K by BIC) on the first `population_axes`
-  scores gives each component its mean (which moves only along those axes); its covariance over
-  all q axes (R_k, Λ_k) is its own members', shrunk toward the pooled within-component covariance
-  with the weight of ν = `component_shrinkage` people — populations differ in their LD, not only
-  in their place, and a component of n_k people keeps n_k / (n_k + ν) of its own (docs/RESULTS.md,
-  finding 10); with ν = None only the population axes are the component's own and the further
-  axes are shared;
+  scores gives each component its mean (which moves only along those axes) and its covariance
+  there (R_k, Λ_k); the further axes (LD beyond the populations) are shared by the components —
+  or, with `component_shrinkage` ν, each component's covariance over all q axes is its own
+  members', shrunk toward the pooled within-component covariance with the weight of ν people
+  (populations differ in their LD too; more realism, more privacy loss: docs/RESULTS.md, finding 10);
 - D: one residual variance per position, shared, so that each position's total variance is the
   data's (the axes' variances net of the residual's share along them, as in probabilistic PCA);
 - π_{k|y}: the label's share of each component (the whole cohort's for the null class).
@@ -57,10 +56,10 @@ class PriorConfig:
     max_components: int = 8  # mixture components tried (1 … this), chosen by BIC
     max_people: int = 4000  # people the prior is fitted on (a seeded subsample beyond this)
     min_component_share: float = 0.02  # a component must hold this share of the people to be kept
-    component_shrinkage: float | None = 512.0
-    """ν: each component's own covariance over all axes, shrunk toward the pooled within-component
-    covariance with the weight of ν people (docs/RESULTS.md, finding 10); None: a component's own
-    covariance on the population axes only, the further axes shared (the default before finding 10)."""
+    component_shrinkage: float | None = None
+    """None (the default): a component's own covariance on the population axes only, the further axes
+    shared. ν: each component's own covariance over all axes, shrunk toward the pooled within-component
+    covariance with the weight of ν people — more realism, more privacy loss (docs/RESULTS.md, finding 10)."""
     seed: int = 0
 
 

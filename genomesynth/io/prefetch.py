@@ -70,11 +70,11 @@ def prefetched_blocks(cohort: Cohort) -> Iterator[VariantBlock]:
         yield from cohort.blocks()
         return
     windows = getattr(cohort, "windows", lambda _: None)(WINDOW_BLOCKS * BLOCK_VARIANTS)
-    if windows is not None and len(windows) > 1:
-        readers = min(cores, len(windows))
+    if windows is not None and len(windows) > 1:  # window w is read by reader w % readers
+        readers, parts = min(cores, len(windows)), len(windows)
         plans: list[list | None] = [windows[r::readers] for r in range(readers)]
-    else:
-        readers, plans = 1, [None]
+    else:  # one reader, the whole file as one part
+        readers, parts, plans = 1, 1, [None]
     context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
     queues = [context.Queue(maxsize=DEPTH) for _ in range(readers)]  # type: ignore[var-annotated]
     processes = [context.Process(target=_read, args=(cohort.path, plan, q), daemon=True, name=f"genomesynth-reader-{r}")
@@ -82,7 +82,7 @@ def prefetched_blocks(cohort: Cohort) -> Iterator[VariantBlock]:
     for process in processes:
         process.start()
     try:
-        for w in range(len(windows) if readers > 1 else 1):
+        for w in range(parts):
             r = w % readers
             while (item := _next(queues[r], processes[r], cohort.path)) is not None:
                 if isinstance(item, _WindowEnd):

@@ -1,16 +1,18 @@
-"""`eval` time per store on the real 1000 Genomes chr15 set, classifiers with and without early stopping.
+"""`eval` time per store on the real 1000 Genomes chr15 set: classifiers with and without early stopping, on every core and on one.
 
     python benchmarks/bench_eval.py [--shared ../shared/data] [--stores 2] [--device cpu]
 
 Compresses 1000 Genomes chr15 (2,504 people × 10,000 SNPs, `--block-size 50`, super-population
 labels: 2,254 training people, 200 genes) and draws `--stores` reference stores as large as the
 training split (per-label Gaussian, gene mosaic). Then a full default `eval` (every metric, the
-three classifiers, 3 repeats) twice:
+three classifiers, 3 repeats) three times:
 
 - `--classifier-patience 0`: every classifier trains its 30 epochs on all of its people (how eval
   trained them before early stopping; run with one store, as it is the slow one);
 - the default: a 10 % validation split per fit, stop after 3 epochs without a lower validation loss,
-  keep the best epoch's weights.
+  keep the best epoch's weights; the fits run side by side in single-threaded worker processes, one
+  per core (genomesynth/metrics/runner.py);
+- the default with `--threads 1`: one core, the fits one after another (the same scores).
 
 eval records its own seconds (`real.seconds`, `synthetic.NAME.seconds`). The table gives the
 reference column's and each store's seconds, and the balanced accuracy of each classifier both ways,
@@ -27,7 +29,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import save  # noqa: E402
+from common import machine, save  # noqa: E402
 
 GENOMESYNTH = [sys.executable, "-m", "genomesynth"]
 
@@ -53,16 +55,19 @@ def main() -> None:
             stores.append(work / f"{method}.zarr")
             subprocess.run([*GENOMESYNTH, "baseline", str(real), "-o", str(stores[-1]), "--method", method, "--quiet"],
                            check=True, stdout=subprocess.DEVNULL)
-        for patience, chosen in ((0, stores[:1]), (3, stores)):
-            out = work / f"eval-{patience}.json"
+        cores = machine()["cpu_cores"]
+        for patience, threads, chosen in ((0, None, stores[:1]), (3, None, stores), (3, 1, stores[:1])):
+            out = work / f"eval-{patience}-{threads}.json"
             subprocess.run([*GENOMESYNTH, "eval", *map(str, chosen), "--real", str(real), "--json", str(out),
-                            "--classifier-patience", str(patience), "--device", args.device, "--quiet"],
+                            "--classifier-patience", str(patience), "--device", args.device, "--quiet",
+                            *(["--threads", str(threads)] if threads else [])],
                            check=True, stdout=subprocess.DEVNULL)
             result = json.loads(out.read_text())
             early = "off (30 epochs)" if patience == 0 else f"patience {patience}"
+            cpu = f"{threads} core" if threads else f"all {cores} cores"
             sets = [("real (reference column)", result["real"])] + [(n, s) for n, s in result["synthetic"].items()]
             for name, values in sets:
-                row = {"early_stopping": early, "set": name, "seconds": values["seconds"]}
+                row = {"early_stopping": early, "cores": cpu, "set": name, "seconds": values["seconds"]}
                 for kind, scores in values.get("tstr", {}).items():
                     row[f"{kind}_balanced_accuracy"] = round(scores["balanced_accuracy"]["mean"], 3)
                     row[f"{kind}_epochs"] = round(scores["epochs"]["mean"], 1)

@@ -81,7 +81,7 @@ def main() -> None:
             ("seconds_per_job", "s per job"), ("slowest_s", "slowest (s)"), ("vs_solo", "× solo (auto)")]),
         ("eval-cpu", "`eval` per store on 1000 Genomes chr15 (2,254 training people, 200 genes; every metric, "
          "3 classifiers × 3 repeats; `bench_eval.py`)", [
-            ("early_stopping", "classifier early stopping"), ("set", "column"), ("seconds", "seconds"),
+            ("early_stopping", "classifier early stopping"), ("cores", "cores"), ("set", "column"), ("seconds", "seconds"),
             ("mlp_balanced_accuracy", "MLP bal. acc."), ("mlp_epochs", "MLP epoch kept"),
             ("transformer_balanced_accuracy", "transformer bal. acc."), ("transformer_epochs", "transformer epoch kept"),
             ("cnn_balanced_accuracy", "CNN bal. acc."), ("cnn_epochs", "CNN epoch kept")]),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,17 +26,18 @@ from genomesynth.compress import load_codec
 from genomesynth.errors import GenomesynthError
 from genomesynth.metrics.adversarial import adversarial_accuracy, equal_subsamples, nn_test
 from genomesynth.metrics.dispersion import dispersion, principal_axes
-from genomesynth.metrics.genotype import calls_fidelity
+from genomesynth.metrics.genotype import GenotypeReference
 from genomesynth.metrics.gwas import Scan, concordance
 from genomesynth.metrics.kinship import KinshipPanel
 from genomesynth.metrics.privacy import privacy
+from genomesynth.metrics.runner import People, fit_runner
 from genomesynth.metrics.utility import (
     AUGMENT_FRACTIONS,
     CLASSIFIERS,
     ClassifierBudget,
-    augmentation_curve,
     small_subsets,
-    tstr,
+    submit_augmentation,
+    submit_tstr,
 )
 from genomesynth.merge import PartInfo, check_draw, part_info
 from genomesynth.store import Store, open_store, store_name
@@ -57,6 +59,9 @@ class EvalConfig:
     classifier_patience: int = 3  # epochs without a better validation loss before a classifier stops; 0: never
     seed: int = 0
     device: str = "cpu"
+    workers: int | None = None
+    """Processes that train the classifiers side by side on the CPU when a transformer or CNN is among them (None:
+    this job's share of the cores; 1: one after another here). The scores do not depend on it (metrics/runner.py)."""
 
     def __post_init__(self) -> None:
         checks.whole("k", self.k)
@@ -160,7 +165,7 @@ def evaluate(
                                "a sharded draw are one)")
     rng = np.random.default_rng(config.seed)
     metrics = set(config.metrics)
-    with open_store(real) as real_store:
+    with open_store(real) as real_store, ExitStack() as closing:
         if real_store.role != "real":
             raise GenomesynthError(f"{real}: role is {real_store.role!r}; --real must be a store from `compress`")
         mask = real_store.mask()
@@ -185,10 +190,17 @@ def evaluate(
         test_keep = test.labels >= 0
         test_x, test_y = test.standardised(mean, std, mask, test_full)[test_keep], test.labels[test_keep]
 
-        def utility(x: _Set, full: np.ndarray) -> dict[str, Any]:
+        # worker processes pay where fits take seconds (a transformer or CNN); MLP fits train here
+        slow_fits = labelled and "tstr" in metrics and bool(set(config.classifiers) - {"mlp"})
+        runner = closing.enter_context(fit_runner(test_x, test_y, mask, n_classes, budget, dev,
+                                                  config.workers if slow_fits else 1))
+
+        def labelled_people(x: _Set, full: np.ndarray) -> People | None:
+            """The set's people with a label, handed to the classifier runner (None: fewer than 2 labels among them)."""
             keep = x.labels >= 0
-            return tstr(x.standardised(mean, std, mask, full)[keep], x.labels[keep], test_x, test_y,
-                        mask, n_classes, config.classifiers, config.repeats, config.seed, budget, dev)
+            if len(np.unique(x.labels[keep])) < 2:
+                return None
+            return runner.people(x.standardised(mean, std, mask, full)[keep], x.labels[keep])
 
         def aa_pair(a: np.ndarray, b: np.ndarray, n: int) -> dict[str, float]:
             return _repeat(lambda x, y: adversarial_accuracy(x, y, dev), a, b, n, config.repeats, rng)
@@ -223,19 +235,21 @@ def evaluate(
             ref["aa"] = aa_pair(train.raw, test.raw, n_test)
         if "nn" in metrics:
             ref["nn_test"] = nn_pair(train.raw, test.raw, n_test)
-        if "tstr" in metrics and labelled:
-            ref["tstr"] = utility(train, train_full)
-        if "augment" in metrics and labelled:
-            keep = train.labels >= 0
-            aug_x, aug_y = train.standardised(mean, std, mask, train_full)[keep], train.labels[keep]
-            subsets = small_subsets(aug_y, AUGMENT_FRACTIONS, config.repeats, config.seed)
+        real_people = labelled_people(train, train_full) if labelled and metrics & {"tstr", "augment"} else None
+        # every classifier fit of a set is submitted before any is awaited: with workers they run side by side
+        ref_tstr = (submit_tstr(runner, real_people, config.classifiers, config.repeats, config.seed)
+                    if "tstr" in metrics and real_people is not None else None)
+        if "augment" in metrics and real_people is not None:
+            subsets = small_subsets(train.labels[train.labels >= 0], AUGMENT_FRACTIONS, config.repeats, config.seed)
 
-            def curve(extra: tuple[np.ndarray, np.ndarray] | None, rest: bool = False) -> list[float]:
-                return augmentation_curve(aug_x, aug_y, subsets, extra, test_x, test_y, mask, n_classes, config.seed,
-                                          budget, dev, kind=config.classifiers[0], rest=rest)
+            def curve(extra: People | None, rest: bool = False) -> Callable[[], list[float]]:
+                return submit_augmentation(runner, real_people, subsets, extra, config.seed, config.classifiers[0], rest)
 
-            real_only = curve(None)
-            with_rest = curve(None, rest=True)
+            real_only_curve, rest_curve = curve(None), curve(None, rest=True)
+        if ref_tstr is not None:
+            ref["tstr"] = ref_tstr()
+        if "augment" in metrics and real_people is not None:
+            real_only, with_rest = real_only_curve(), rest_curve()
             ref["augment"] = {"fractions": list(AUGMENT_FRACTIONS), "classifier": config.classifiers[0],
                               "real_only": real_only, "augmented": with_rest,
                               "gain": float(np.mean(np.subtract(with_rest, real_only)))}
@@ -244,8 +258,9 @@ def evaluate(
         if codec is not None:
             train_calls, test_calls = (codec.calls(codec.dosages(x)) for x in (train_full[decoded], test_full))
             train_labels = train.labels[decoded]
-        if "genotype" in metrics:
-            ref["genotype"] = calls_fidelity(codec, train_calls, test_calls, config.seed)
+        genotypes = GenotypeReference(codec, train_calls, config.seed) if "genotype" in metrics else None
+        if genotypes is not None:
+            ref["genotype"] = genotypes.compare(test_calls)
         kinship = (KinshipPanel(train_calls, test_calls, config.seed, train_labels=train_labels, test_labels=test.labels)
                    if "kinship" in metrics and codec.ploidy == 2 else None)  # one panel for the reference and every store
         if kinship is not None:
@@ -277,25 +292,28 @@ def evaluate(
                 out["privacy_loss"] = out["aa"]["test"]["aa"] - out["aa"]["train"]["aa"]
             if "nn" in metrics:
                 out["nn_test"] = {"train": nn_pair(syn.raw, train.raw, n), "test": nn_pair(syn.raw, test.raw, n)}
-            if "tstr" in metrics and labelled:
-                if len(np.unique(syn.labels[syn.labels >= 0])) >= 2:
-                    out["tstr"] = utility(syn, syn_full)
-                else:  # e.g. another generator's VCF encoded without --labels
-                    out.setdefault("notes", []).append("TSTR skipped: the store has fewer than 2 labels among its people")
-            if "augment" in metrics and labelled:
-                keep = syn.labels >= 0
-                if len(np.unique(syn.labels[keep])) >= 2:
-                    added = curve((syn.standardised(mean, std, mask, syn_full)[keep], syn.labels[keep]))
-                    out["augment"] = {"augmented": added, "real_only": real_only,
-                                      "gain": float(np.mean(np.subtract(added, real_only)))}
+            syn_people = (labelled_people(syn, syn_full) if real_people is not None and metrics & {"tstr", "augment"}
+                          else None)
+            syn_tstr = (submit_tstr(runner, syn_people, config.classifiers, config.repeats, config.seed)
+                        if "tstr" in metrics and syn_people is not None else None)
+            added_curve = curve(syn_people) if "augment" in metrics and syn_people is not None else None
+            if syn_tstr is not None:
+                out["tstr"] = syn_tstr()
+            elif "tstr" in metrics and real_people is not None:  # e.g. another generator's VCF encoded without --labels
+                out.setdefault("notes", []).append("TSTR skipped: the store has fewer than 2 labels among its people")
+            if added_curve is not None:
+                added = added_curve()
+                out["augment"] = {"augmented": added, "real_only": real_only,
+                                  "gain": float(np.mean(np.subtract(added, real_only)))}
+            del syn_people  # its shared memory goes with it
             if "privacy" in metrics:
                 out.update(privacy(syn.raw, train.raw, test.raw, config.seed, dev, train.labels, test.labels))
             syn_decoded = np.sort(rng.choice(len(syn_full), min(DECODED, len(syn_full)), replace=False))
             syn_labels = syn.labels[syn_decoded]
             if codec is not None:
                 syn_calls = codec.calls(codec.dosages(syn_full[syn_decoded]))
-            if "genotype" in metrics:
-                out["genotype"] = calls_fidelity(codec, train_calls, syn_calls, config.seed)
+            if genotypes is not None:
+                out["genotype"] = genotypes.compare(syn_calls)
             if kinship is not None:
                 out["kinship"] = kinship.replay(syn_calls)
             if "gwas" in metrics and labelled:
@@ -318,3 +336,4 @@ def _repeat(fn, a: np.ndarray, b: np.ndarray, n: int, repeats: int, rng: np.rand
     if isinstance(results[0], dict):
         return {k: float(np.mean([r[k] for r in results])) for k in results[0]}
     return float(np.mean(results))
+

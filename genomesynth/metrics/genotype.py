@@ -17,10 +17,18 @@ from sklearn.decomposition import PCA
 from genomesynth.codec import Codec
 
 
-def _r2_pairs(calls: np.ndarray, pairs: np.ndarray) -> np.ndarray:
-    x = calls.astype(np.float32)
-    x = (x - x.mean(0)) / np.maximum(x.std(0), 1e-6)
-    return (np.mean(x[:, pairs[:, 0]] * x[:, pairs[:, 1]], axis=0)) ** 2
+def _standardised(calls: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    x = calls[:, columns].astype(np.float32)
+    return (x - x.mean(0)) / np.maximum(x.std(0), 1e-6)
+
+
+def _within_gene_r2(calls: np.ndarray, groups: list[np.ndarray]) -> np.ndarray:
+    """r² of every pair of SNPs within each group (a gene's varying SNPs), in `triu_indices` order, group after group."""
+    out = []
+    for members in groups:
+        x = _standardised(calls, members)
+        out.append(((x.T @ x / len(x))[np.triu_indices(len(members), 1)]) ** 2)
+    return np.concatenate(out) if out else np.zeros(0, np.float32)
 
 
 def genotype_fidelity(codec: Codec, real_latents: np.ndarray, synthetic_latents: np.ndarray,
@@ -33,38 +41,48 @@ def genotype_fidelity(codec: Codec, real_latents: np.ndarray, synthetic_latents:
 def calls_fidelity(codec: Codec, real: np.ndarray, syn: np.ndarray, seed: int = 0,
                    max_pairs: int = 20_000) -> dict[str, float | int | None]:
     """genotype_fidelity of calls already decoded (people, variants) through `codec`."""
-    ploidy = codec.ploidy
-    af_real, af_syn = real.mean(0) / ploidy, syn.mean(0) / ploidy
-    varying = (real.std(0) > 0) & (syn.std(0) > 0)
-    rng = np.random.default_rng(seed)
-    gene = codec.gene
-    pairs = []
-    for g in np.unique(gene):
-        members = np.flatnonzero((gene == g) & varying)
-        if len(members) > 1:
-            a, b = np.triu_indices(len(members), 1)
-            pairs.append(np.stack([members[a], members[b]], 1))
-    pairs_arr = np.concatenate(pairs) if pairs else np.zeros((0, 2), int)
-    if len(pairs_arr) > max_pairs:
-        pairs_arr = pairs_arr[rng.choice(len(pairs_arr), max_pairs, replace=False)]
-    ld = (float(np.corrcoef(_r2_pairs(real, pairs_arr), _r2_pairs(syn, pairs_arr))[0, 1])
-          if len(pairs_arr) > 2 else None)
-    het_real = float(np.mean(real == 1)) if ploidy > 1 else None
-    het_syn = float(np.mean(syn == 1)) if ploidy > 1 else None
-    pca = PCA(n_components=min(10, real.shape[1], real.shape[0] - 1), random_state=seed).fit(real)
-    pr, ps = pca.transform(real)[:, :2], pca.transform(syn)[:, :2]
-    lo, hi = np.percentile(pr, 0.5, axis=0), np.percentile(pr, 99.5, axis=0)
-    per_axis = int(np.clip(np.sqrt(min(len(pr), len(ps)) / 5), 3, 20))  # ~5 people a cell: not all noise
-    bins = [np.linspace(lo[i], hi[i], per_axis + 1) for i in range(2)]
-    hr = np.histogram2d(*np.clip(pr, lo, hi).T, bins=bins)[0]
-    hs = np.histogram2d(*np.clip(ps, lo, hi).T, bins=bins)[0]
-    overlap = float(np.minimum(hr / hr.sum(), hs / hs.sum()).sum())
-    return {
-        "allele_frequency_r": float(np.corrcoef(af_real, af_syn)[0, 1]),
-        "allele_frequency_mae": float(np.mean(np.abs(af_real - af_syn))),
-        "ld_r2_r": ld,
-        "ld_pairs": int(len(pairs_arr)),
-        "heterozygosity_real": het_real,
-        "heterozygosity_synthetic": het_syn,
-        "pca_overlap": overlap,
-    }
+    return GenotypeReference(codec, real, seed, max_pairs).compare(syn)
+
+
+class GenotypeReference:
+    """The real side of the metrics above, computed once (the PCA fit, allele frequencies) and compared with every set."""
+
+    def __init__(self, codec: Codec, real: np.ndarray, seed: int = 0, max_pairs: int = 20_000) -> None:
+        self.codec, self.real, self.seed, self.max_pairs = codec, real, seed, max_pairs
+        self.af = real.mean(0) / codec.ploidy
+        self.varying = real.std(0) > 0
+        self.pca = PCA(n_components=min(10, real.shape[1], real.shape[0] - 1), random_state=seed).fit(real)
+        self.pcs = self.pca.transform(real)[:, :2]
+
+    def compare(self, syn: np.ndarray) -> dict[str, float | int | None]:
+        real, ploidy = self.real, self.codec.ploidy
+        af_syn = syn.mean(0) / ploidy
+        varying = self.varying & (syn.std(0) > 0)
+        snps = np.flatnonzero(varying)
+        genes = self.codec.gene[snps]
+        order = np.argsort(genes, kind="stable")
+        groups = [m for m in np.split(snps[order], np.flatnonzero(np.diff(genes[order])) + 1) if len(m) > 1]
+        n_pairs = sum(len(m) * (len(m) - 1) // 2 for m in groups)
+        rng = np.random.default_rng(self.seed)
+        chosen = (np.sort(rng.choice(n_pairs, self.max_pairs, replace=False)) if n_pairs > self.max_pairs
+                  else np.arange(n_pairs))
+        ld = (float(np.corrcoef(_within_gene_r2(real, groups)[chosen], _within_gene_r2(syn, groups)[chosen])[0, 1])
+              if len(chosen) > 2 else None)
+        het_real = float(np.mean(real == 1)) if ploidy > 1 else None
+        het_syn = float(np.mean(syn == 1)) if ploidy > 1 else None
+        pr, ps = self.pcs, self.pca.transform(syn)[:, :2]
+        lo, hi = np.percentile(pr, 0.5, axis=0), np.percentile(pr, 99.5, axis=0)
+        per_axis = int(np.clip(np.sqrt(min(len(pr), len(ps)) / 5), 3, 20))  # ~5 people a cell: not all noise
+        bins = [np.linspace(lo[i], hi[i], per_axis + 1) for i in range(2)]
+        hr = np.histogram2d(*np.clip(pr, lo, hi).T, bins=bins)[0]
+        hs = np.histogram2d(*np.clip(ps, lo, hi).T, bins=bins)[0]
+        overlap = float(np.minimum(hr / hr.sum(), hs / hs.sum()).sum())
+        return {
+            "allele_frequency_r": float(np.corrcoef(self.af, af_syn)[0, 1]),
+            "allele_frequency_mae": float(np.mean(np.abs(self.af - af_syn))),
+            "ld_r2_r": ld,
+            "ld_pairs": int(len(chosen)),
+            "heterozygosity_real": het_real,
+            "heterozygosity_synthetic": het_syn,
+            "pca_overlap": overlap,
+        }

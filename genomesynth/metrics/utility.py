@@ -1,183 +1,54 @@
-"""Train on synthetic, test on real (TSTR), with train-on-real (TRTR) as the reference.
+"""Train on synthetic, test on real (TSTR), with train-on-real (TRTR) as the reference, and augmentation.
 
-Three small torch classifiers over standardised latents (B, genes, 8): an MLP on the real positions,
-a 1D CNN along the gene axis, and a transformer over patches of genes. TSTR and TRTR get the same
-budget (epochs, batch size, learning rate, weight decay); each is repeated over seeds and reported
-as mean ± sd of accuracy, balanced accuracy and ROC AUC (one-vs-rest macro for > 2 classes) on the
-real held-out split.
+The three classifiers of genomesynth/metrics/classifiers.py, trained through a FitRunner (in this
+process or side by side in workers, genomesynth/metrics/runner.py). TSTR and TRTR get the same
+budget; each is repeated over seeds and reported as mean ± sd of accuracy, balanced accuracy and
+ROC AUC (one-vs-rest macro for > 2 classes) on the real held-out split.
 """
 
 from __future__ import annotations
 
-import copy
-from dataclasses import dataclass
+from collections.abc import Callable
 
 import numpy as np
-import torch
-from sklearn.metrics import accuracy_score, balanced_accuracy_score, roc_auc_score
-from torch import nn
 
-from genomesynth.threads import rebalance
+from genomesynth.metrics.classifiers import CLASSIFIERS, ClassifierBudget, fit_and_score, validation_split
+from genomesynth.metrics.runner import FitRunner, Part, People
 
-CLASSIFIERS = ("mlp", "transformer", "cnn")
-
-
-@dataclass
-class ClassifierBudget:
-    epochs: int = 30
-    """Most epochs; training stops earlier when the validation loss has not improved for `patience` epochs."""
-    batch_size: int = 64
-    lr: float = 1e-3
-    weight_decay: float = 1e-2
-    patience: int | None = 3
-    """Early stopping (None: every epoch, no validation split)."""
-    validation: float = 0.1
-    """Share of the training people held out, per class, to choose the epoch whose weights are kept."""
-
-
-def validation_split(y: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Stratified (fit rows, validation rows): `share` of every class with at least 2 people (at least 1 each)."""
-    rng = np.random.default_rng(seed)
-    held = []
-    for c in np.unique(y):
-        rows = np.flatnonzero(y == c)
-        if len(rows) >= 2:
-            held.append(rng.choice(rows, max(1, round(share * len(rows))), replace=False))
-    validation = np.sort(np.concatenate(held)) if held else np.array([], dtype=np.int64)
-    return np.setdiff1d(np.arange(len(y)), validation), validation
-
-
-class _MLP(nn.Module):
-    def __init__(self, mask: torch.Tensor, n_classes: int) -> None:
-        super().__init__()
-        self.register_buffer("mask", mask)
-        self.net = nn.Sequential(nn.Linear(int(mask.sum()), 256), nn.ReLU(), nn.Dropout(0.3), nn.Linear(256, n_classes))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x[:, self.mask])
-
-
-class _CNN(nn.Module):
-    def __init__(self, mask: torch.Tensor, n_classes: int) -> None:
-        super().__init__()
-        self.net = nn.Sequential(
-            nn.Conv1d(8, 32, 5, padding=2), nn.ReLU(), nn.MaxPool1d(2),
-            nn.Conv1d(32, 64, 5, padding=2), nn.ReLU(), nn.AdaptiveAvgPool1d(8), nn.Flatten(),
-            nn.Dropout(0.3), nn.Linear(64 * 8, n_classes),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x.transpose(1, 2))
-
-
-class _Transformer(nn.Module):
-    def __init__(self, mask: torch.Tensor, n_classes: int, patch: int = 8, dim: int = 64) -> None:
-        super().__init__()
-        genes = mask.shape[0]
-        self.patch = next(p for p in (patch, 4, 2, 1) if genes % p == 0)
-        self.embed = nn.Linear(self.patch * 8, dim)
-        self.position = nn.Parameter(torch.randn(1, genes // self.patch, dim) * 0.02)
-        layer = nn.TransformerEncoderLayer(dim, 4, dim * 2, dropout=0.1, batch_first=True, norm_first=True)
-        # no dropout on the attention weights: with it, torch's CPU attention materialises every
-        # (tokens × tokens) map (at the paper shape, 2,304 patches: 20 GB and 56 s a batch of 32,
-        # against 0.7 GB and 2 s without); dropout stays on the residual and feed-forward paths
-        layer.self_attn.dropout = 0.0
-        self.encoder = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
-        self.head = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, n_classes))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, g, _ = x.shape
-        h = self.encoder(self.embed(x.reshape(b, g // self.patch, self.patch * 8)) + self.position)
-        return self.head(h.mean(1))
-
-
-_MODELS = {"mlp": _MLP, "cnn": _CNN, "transformer": _Transformer}
-
-
-def fit_and_score(
-    kind: str, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
-    mask: np.ndarray, n_classes: int, seed: int, budget: ClassifierBudget, device: str = "cpu",
-) -> dict[str, float]:
-    """Train one classifier on (x_train, y_train) and score it on (x_test, y_test).
-
-    With `budget.patience`, a stratified share of the training people is held out and the weights of
-    the epoch with the lowest validation loss are kept; training stops after `patience` epochs
-    without improvement, or at `budget.epochs`. TSTR and TRTR go through the same procedure."""
-    seed = int(seed)
-    torch.manual_seed(seed)
-    generator = torch.Generator().manual_seed(seed)
-    model = _MODELS[kind](torch.as_tensor(mask), n_classes).to(device)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=budget.lr, weight_decay=budget.weight_decay)
-    xt, yt = torch.as_tensor(x_train, dtype=torch.float32), torch.as_tensor(y_train, dtype=torch.long)
-    fit, held = (validation_split(y_train, budget.validation, seed) if budget.patience is not None
-                 else (np.arange(len(y_train)), np.array([], dtype=np.int64)))
-    fit_rows = torch.as_tensor(fit)
-    # balanced classes in every epoch's loss: TSTR must not win by predicting the majority label
-    counts = torch.bincount(yt[fit_rows], minlength=n_classes).float().clamp(min=1)
-    loss_fn = nn.CrossEntropyLoss(weight=(counts.sum() / (n_classes * counts)).to(device))
-    best, best_state, waited, best_epoch = float("inf"), None, 0, budget.epochs
-    for epoch in range(1, budget.epochs + 1):
-        rebalance()  # share the cores with jobs that started meanwhile
-        model.train()
-        order = fit_rows[torch.randperm(len(fit_rows), generator=generator)]
-        for a in range(0, len(order), budget.batch_size):
-            idx = order[a : a + budget.batch_size]
-            loss = loss_fn(model(xt[idx].to(device)), yt[idx].to(device))
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-        if len(held) == 0:
-            continue
-        model.eval()
-        with torch.no_grad():
-            val = float(loss_fn(_logits(model, x_train[held], device).to(device), yt[held].to(device)))
-        if val < best:
-            best, best_state, waited, best_epoch = val, copy.deepcopy(model.state_dict()), 0, epoch
-        else:
-            waited += 1
-            if waited >= budget.patience:  # type: ignore[operator]
-                break
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    model.eval()
-    with torch.no_grad():
-        logits = _logits(model, x_test, device)
-    prob = torch.softmax(logits, 1).numpy()
-    pred = prob.argmax(1)
-    present = np.unique(y_test)
-    if len(present) < 2:
-        auc = float("nan")
-    elif len(present) == 2:  # two classes, or two of several present in the held-out set
-        shares = prob[:, present] / prob[:, present].sum(1, keepdims=True)
-        auc = float(roc_auc_score(y_test == present[1], shares[:, 1]))
-    else:
-        auc = float(roc_auc_score(y_test, prob[:, present] / prob[:, present].sum(1, keepdims=True),
-                                  multi_class="ovr", average="macro", labels=present))
-    return {"accuracy": float(accuracy_score(y_test, pred)),
-            "balanced_accuracy": float(balanced_accuracy_score(y_test, pred)), "roc_auc": auc,
-            "epochs": float(best_epoch)}  # the epoch whose weights were kept
-
-
-def _logits(model: nn.Module, x: np.ndarray, device: str) -> torch.Tensor:
-    return torch.cat([model(torch.as_tensor(x[a : a + 512], dtype=torch.float32).to(device)).cpu()
-                      for a in range(0, len(x), 512)])
+__all__ = ["CLASSIFIERS", "AUGMENT_FRACTIONS", "ClassifierBudget", "augmentation_curve", "fit_and_score", "small_subsets",
+           "submit_augmentation", "submit_tstr", "tstr", "validation_split"]
 
 
 def tstr(
-    x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, mask: np.ndarray,
-    n_classes: int, classifiers: tuple[str, ...] = CLASSIFIERS, repeats: int = 3, seed: int = 0,
-    budget: ClassifierBudget | None = None, device: str = "cpu",
+    runner: FitRunner, train: People, classifiers: tuple[str, ...] = CLASSIFIERS, repeats: int = 3, seed: int = 0,
 ) -> dict[str, dict[str, dict[str, float]]]:
-    """{classifier: {metric: {"mean": …, "sd": …, "runs": [...]}}} over `repeats` seeds."""
-    budget = budget or ClassifierBudget()
-    out: dict[str, dict[str, dict[str, float]]] = {}
-    for kind in classifiers:
-        runs = [fit_and_score(kind, x_train, y_train, x_test, y_test, mask, n_classes, seed + r, budget, device)
-                for r in range(repeats)]
-        out[kind] = {m: {"mean": float(np.nanmean([r[m] for r in runs])),
-                         "sd": float(np.nanstd([r[m] for r in runs])), "runs": [r[m] for r in runs]}
-                     for m in runs[0]}
-    return out
+    """{classifier: {metric: {"mean": …, "sd": …, "runs": [...]}}} over `repeats` seeds, each classifier trained on
+    `train` (from `runner.people`) and scored on the runner's held-out people."""
+    return submit_tstr(runner, train, classifiers, repeats, seed)()
+
+
+def submit_tstr(
+    runner: FitRunner, train: People, classifiers: tuple[str, ...] = CLASSIFIERS, repeats: int = 3, seed: int = 0,
+) -> Callable[[], dict[str, dict[str, dict[str, float]]]]:
+    """`tstr`'s fits submitted (the slowest kinds first, so that a runner with workers packs them well); call the
+    returned function for the result. Submitting more fits before calling it lets them all run side by side."""
+    slow_first = sorted(classifiers, key=lambda kind: SLOWEST_FIRST.index(kind))
+    pending = {kind: [runner.submit(kind, [(train, None)], seed + r) for r in range(repeats)] for kind in slow_first}
+
+    def result() -> dict[str, dict[str, dict[str, float]]]:
+        out: dict[str, dict[str, dict[str, float]]] = {}
+        for kind in classifiers:
+            runs = [p.result() for p in pending[kind]]
+            out[kind] = {m: {"mean": float(np.nanmean([r[m] for r in runs])),
+                             "sd": float(np.nanstd([r[m] for r in runs])), "runs": [r[m] for r in runs]}
+                         for m in runs[0]}
+        return out
+
+    return result
+
+
+SLOWEST_FIRST = ("transformer", "cnn", "mlp")
+"""The classifiers by the time a fit takes (docs/PERFORMANCE.md): long fits start first, short ones fill the gaps."""
 
 
 AUGMENT_FRACTIONS = (0.05, 0.10, 0.25)
@@ -199,23 +70,30 @@ def small_subsets(y: np.ndarray, fractions: tuple[float, ...], repeats: int, see
 
 
 def augmentation_curve(
-    x: np.ndarray, y: np.ndarray, subsets: list[list[np.ndarray]], extra: tuple[np.ndarray, np.ndarray] | None,
-    x_test: np.ndarray, y_test: np.ndarray, mask: np.ndarray, n_classes: int, seed: int, budget: ClassifierBudget,
-    device: str = "cpu", kind: str = "mlp", rest: bool = False,
+    runner: FitRunner, real: People, subsets: list[list[np.ndarray]], extra: People | None, seed: int,
+    kind: str = "mlp", rest: bool = False,
 ) -> list[float]:
     """Mean balanced accuracy on the held-out people, per fraction, of a classifier trained on each
-    small real subset — alone (extra None), with `extra` people added, or (rest) with every other
-    real training person added (the ceiling a perfect generator approaches)."""
-    curve = []
+    small subset of the `real` training people — alone (extra None), with the `extra` people added, or
+    (rest) with every other real training person added (the ceiling a perfect generator approaches)."""
+    return submit_augmentation(runner, real, subsets, extra, seed, kind, rest)()
+
+
+def submit_augmentation(
+    runner: FitRunner, real: People, subsets: list[list[np.ndarray]], extra: People | None, seed: int,
+    kind: str = "mlp", rest: bool = False,
+) -> Callable[[], list[float]]:
+    """`augmentation_curve`'s fits submitted; call the returned function for the curve."""
+    n = len(real.y)
+    pending = []
     for draws in subsets:
-        scores = []
+        row = []
         for r, subset in enumerate(draws):
-            xs, ys = x[subset], y[subset]
+            parts: list[Part] = [(real, subset)]
             if rest:
-                others = np.setdiff1d(np.arange(len(y)), subset)
-                xs, ys = np.concatenate([xs, x[others]]), np.concatenate([ys, y[others]])
+                parts.append((real, np.setdiff1d(np.arange(n), subset)))
             elif extra is not None:
-                xs, ys = np.concatenate([xs, extra[0]]), np.concatenate([ys, extra[1]])
-            scores.append(fit_and_score(kind, xs, ys, x_test, y_test, mask, n_classes, seed + r, budget, device)["balanced_accuracy"])
-        curve.append(float(np.mean(scores)))
-    return curve
+                parts.append((extra, None))
+            row.append(runner.submit(kind, parts, seed + r))
+        pending.append(row)
+    return lambda: [float(np.mean([p.result()["balanced_accuracy"] for p in row])) for row in pending]

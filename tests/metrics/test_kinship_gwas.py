@@ -56,6 +56,7 @@ def test_gwas_finds_a_planted_causal_snp_and_copies_agree():
 
 
 def test_augmentation_gains_from_new_people_and_not_from_copies_of_the_subset():
+    from genomesynth.metrics.runner import FitRunner
     from genomesynth.metrics.utility import ClassifierBudget, augmentation_curve, small_subsets
 
     rng = np.random.default_rng(3)
@@ -71,12 +72,13 @@ def test_augmentation_gains_from_new_people_and_not_from_copies_of_the_subset():
     x, y = people(400)
     x_test, y_test = people(300)
     subsets = small_subsets(y, (0.03,), repeats=2, seed=0)
-    budget = ClassifierBudget(epochs=15)
-    alone = augmentation_curve(x, y, subsets, None, x_test, y_test, mask, 2, 0, budget)
+    runner = FitRunner(x_test, y_test, mask, 2, ClassifierBudget(epochs=15))
+    real = runner.people(x, y)
+    alone = augmentation_curve(runner, real, subsets, None, 0)
     first = [[subsets[0][0]]]
-    first_alone = augmentation_curve(x, y, first, None, x_test, y_test, mask, 2, 0, budget)
-    copies = augmentation_curve(x, y, first, (x[first[0][0]], y[first[0][0]]), x_test, y_test, mask, 2, 0, budget)
-    new = augmentation_curve(x, y, subsets, people(400), x_test, y_test, mask, 2, 0, budget)
+    first_alone = augmentation_curve(runner, real, first, None, 0)
+    copies = augmentation_curve(runner, real, first, runner.people(x[first[0][0]], y[first[0][0]]), 0)
+    new = augmentation_curve(runner, real, subsets, runner.people(*people(400)), 0)
     assert new[0] > alone[0] + 0.1
     assert abs(copies[0] - first_alone[0]) < 0.08
 

@@ -6,7 +6,8 @@ import pytest
 from genomesynth.metrics.adversarial import adversarial_accuracy, nn_test
 from genomesynth.metrics.neighbours import knn
 from genomesynth.metrics.privacy import privacy
-from genomesynth.metrics.utility import tstr
+from genomesynth.metrics.runner import FitRunner
+from genomesynth.metrics.utility import ClassifierBudget, tstr
 
 
 def _cloud(n, d=40, seed=0, shift=0.0):
@@ -113,12 +114,13 @@ def test_tstr_on_separable_toy_data():
         return x * mask, y
 
     (xs, ys), (xt, yt) = draw(300, 1), draw(200, 2)
-    result = tstr(xs, ys, xt, yt, mask, 2, repeats=2, seed=int(rng.integers(100)))
+    runner = FitRunner(xt, yt, mask, 2, ClassifierBudget())
+    result = tstr(runner, runner.people(xs, ys), repeats=2, seed=int(rng.integers(100)))
     for kind in ("mlp", "cnn", "transformer"):
         assert result[kind]["accuracy"]["mean"] > 0.9, (kind, result[kind])
         assert result[kind]["roc_auc"]["mean"] > 0.95
     # labels shuffled: nothing to learn, chance level
-    chance = tstr(xs, rng.permutation(ys), xt, yt, mask, 2, classifiers=("mlp",), repeats=2)
+    chance = tstr(runner, runner.people(xs, rng.permutation(ys)), classifiers=("mlp",), repeats=2)
     assert chance["mlp"]["accuracy"]["mean"] < 0.65
 
 
@@ -157,3 +159,29 @@ def test_auc_when_the_held_out_set_holds_two_of_three_classes():
     x_test = rng.normal(size=(20, 4, 8)) + y_test[:, None, None]
     scores = fit_and_score("mlp", x_train, y_train, x_test, y_test, mask, 3, 0, ClassifierBudget(epochs=20))
     assert scores["roc_auc"] > 0.9
+
+
+def test_classifiers_score_the_same_in_worker_processes_as_here():
+    """Two single-threaded workers, fits side by side, give exactly the scores of fits run one after another
+    here; the augmentation parts (a subset of one set plus another whole set) travel in shared memory."""
+    from genomesynth.metrics.runner import fit_runner
+    from genomesynth.metrics.utility import augmentation_curve, small_subsets
+
+    rng = np.random.default_rng(5)
+    mask = np.zeros((16, 8), bool)
+    mask[:, :4] = True
+    y = rng.integers(0, 3, 260)
+    x = (rng.normal(size=(260, 16, 8)) * mask).astype(np.float32)
+    x[:, :3, 0] += y[:, None] * 2.0
+    train, test, extra = slice(0, 120), slice(120, 200), slice(200, 260)
+    budget = ClassifierBudget(epochs=8)
+    scores = []
+    for workers in (1, 2):
+        with fit_runner(x[test], y[test], mask, 3, budget, workers=workers) as runner:
+            real = runner.people(x[train], y[train])
+            subsets = small_subsets(y[train], (0.1, 0.3), repeats=2, seed=0)
+            scores.append((tstr(runner, real, repeats=2), augmentation_curve(runner, real, subsets,
+                                                                            runner.people(x[extra], y[extra]), 0)))
+            assert (runner._pool is not None) == (workers > 1)  # the second time, the fits did go to workers
+    assert scores[0] == scores[1]
+    assert scores[0][0]["mlp"]["accuracy"]["mean"] > 0.5  # it learned something, so equality is not trivial

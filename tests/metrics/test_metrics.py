@@ -185,3 +185,22 @@ def test_classifiers_score_the_same_in_worker_processes_as_here():
             assert (runner._pool is not None) == (workers > 1)  # the second time, the fits did go to workers
     assert scores[0] == scores[1]
     assert scores[0][0]["mlp"]["accuracy"]["mean"] > 0.5  # it learned something, so equality is not trivial
+
+
+def test_the_runner_keeps_to_the_jobs_current_share_of_the_cores(monkeypatch):
+    """A pool of 2 workers runs one fit at a time while the thread policy gives the job one core (another job
+    started meanwhile), and still returns every fit."""
+    from genomesynth import threads
+    from genomesynth.metrics.runner import fit_runner
+
+    rng = np.random.default_rng(6)
+    mask = np.ones((4, 8), bool)
+    y = rng.integers(0, 2, 120)
+    x = rng.normal(size=(120, 4, 8)).astype(np.float32)
+    # an OMP_NUM_THREADS policy: rebalance() leaves the process's own thread settings alone
+    monkeypatch.setattr(threads, "_active", threads.Policy("OMP_NUM_THREADS", 1))
+    with fit_runner(x[:40], y[:40], mask, 2, ClassifierBudget(epochs=2), workers=2) as runner:
+        people = runner.people(x[40:], y[40:])
+        pending = [runner.submit("mlp", [(people, None)], seed) for seed in range(3)]
+        assert len(runner._running) == 1 and len(runner._queued) == 2
+        assert all(0 <= p.result()["accuracy"] <= 1 for p in pending)

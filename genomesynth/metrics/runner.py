@@ -8,19 +8,23 @@ job, the fits are therefore handed to single-threaded worker processes, at most 
 as the job's current share of the cores (genomesynth/threads.py); the people travel in shared
 memory, once per set, never copied per fit. A worker takes about 2.5 s to start (importing torch):
 they start with the runner, while eval computes its other metrics, and eval asks for them only
-where fits take seconds (a transformer or CNN classifier; an MLP fit takes a fraction of one). A fit computes with one thread wherever it runs, so
-the scores do not depend on how many cores the machine has (tested). On a GPU every fit runs here,
-in turn.
+where fits take seconds (a transformer or CNN classifier; an MLP fit takes a fraction of one).
+People that do not fit in the free shared memory (/dev/shm is 64 MB in a default Docker container)
+are trained on here instead, as a write past its end would kill the process. A fit computes with
+one thread wherever it runs, so the scores do not depend on how many cores the machine has
+(tested). On a GPU every fit runs here, in turn.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import shutil
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
+
 import numpy as np
 import torch
 
@@ -107,9 +111,10 @@ class FitRunner:
     def __init__(self, test_x: np.ndarray, test_y: np.ndarray, mask: np.ndarray, n_classes: int,
                  budget: ClassifierBudget, device: str = "cpu", workers: int = 1) -> None:
         self.workers = workers if device == "cpu" else 1
-        shared = self.workers > 1
-        self._task = _Task(_share(test_x) if shared else test_x, _share(test_y) if shared else test_y, mask, n_classes,
-                           budget, device)
+        test = self._share(test_x, test_y) if self.workers > 1 else None
+        if test is None:
+            self.workers = 1
+        self._task = _Task(test.x if test else test_x, test.y if test else test_y, mask, n_classes, budget, device)
         self._pool: ProcessPoolExecutor | None = None
         self._queued: list[Pending] = []
         self._running: dict[Future[dict[str, float]], Pending] = {}
@@ -118,13 +123,11 @@ class FitRunner:
 
     def people(self, x: np.ndarray, y: np.ndarray) -> People:
         """Hand a set's training people to the runner once; every fit on them then names them by rows."""
-        if self.workers > 1:
-            return People(_share(x), _share(y))
-        return People(x, y)
+        return (self._share(x, y) if self.workers > 1 else None) or People(x, y)
 
     def submit(self, kind: str, parts: Sequence[Part], seed: int) -> Pending:
         """Train and score classifier `kind` on `parts` with `seed`; in this process that happens now."""
-        if self.workers <= 1:
+        if self.workers <= 1 or any(isinstance(people.x, np.ndarray) for people, _ in parts):
             with _one_thread(self._task.device):
                 return Pending(self, None, _fit(self._task, kind, parts, seed))
         pending = Pending(self, None, None, (kind, parts, seed))
@@ -174,9 +177,20 @@ class FitRunner:
             ) from None
 
 
-def _share(a: np.ndarray) -> torch.Tensor:
-    """A CPU tensor in shared memory holding `a` (workers receive a handle to it, not a copy)."""
-    return torch.from_numpy(np.ascontiguousarray(a)).share_memory_()
+    @staticmethod
+    def _share(x: np.ndarray, y: np.ndarray) -> People | None:
+        """x and y as CPU tensors in shared memory (workers receive a handle, not a copy); None if they do not fit."""
+        if x.nbytes + y.nbytes > shared_memory_free() // 2:
+            return None
+        return People(*(torch.from_numpy(np.ascontiguousarray(a)).share_memory_() for a in (x, y)))
+
+
+def shared_memory_free() -> int:
+    """Free bytes in /dev/shm, where torch puts shared tensors on Linux (unbounded where there is none)."""
+    try:
+        return shutil.disk_usage("/dev/shm").free
+    except OSError:
+        return 2**62
 
 
 @contextmanager

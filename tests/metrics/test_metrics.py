@@ -204,3 +204,18 @@ def test_the_runner_keeps_to_the_jobs_current_share_of_the_cores(monkeypatch):
         pending = [runner.submit("mlp", [(people, None)], seed) for seed in range(3)]
         assert len(runner._running) == 1 and len(runner._queued) == 2
         assert all(0 <= p.result()["accuracy"] <= 1 for p in pending)
+
+
+def test_people_that_do_not_fit_in_shared_memory_are_trained_on_here(monkeypatch):
+    """With too little free /dev/shm the runner keeps the people in this process and trains on them here."""
+    import genomesynth.metrics.runner as runner_module
+    from genomesynth.metrics.runner import fit_runner
+
+    rng = np.random.default_rng(7)
+    mask = np.ones((4, 8), bool)
+    y = rng.integers(0, 2, 120)
+    x = rng.normal(size=(120, 4, 8)).astype(np.float32)
+    monkeypatch.setattr(runner_module, "shared_memory_free", lambda: 0)
+    with fit_runner(x[:40], y[:40], mask, 2, ClassifierBudget(epochs=2), workers=2) as runner:
+        assert runner.workers == 1 and runner._pool is None
+        assert 0 <= runner.submit("mlp", [(runner.people(x[40:], y[40:]), None)], 0).result()["accuracy"] <= 1

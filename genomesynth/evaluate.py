@@ -30,7 +30,7 @@ from genomesynth.metrics.genotype import GenotypeReference
 from genomesynth.metrics.gwas import Scan, concordance
 from genomesynth.metrics.kinship import KinshipPanel
 from genomesynth.metrics.privacy import privacy
-from genomesynth.metrics.runner import People, fit_runner
+from genomesynth.metrics.runner import FitRunner, People
 from genomesynth.metrics.utility import (
     AUGMENT_FRACTIONS,
     CLASSIFIERS,
@@ -192,7 +192,7 @@ def evaluate(
 
         # worker processes pay where fits take seconds (a transformer or CNN); MLP fits train here
         slow_fits = labelled and "tstr" in metrics and bool(set(config.classifiers) - {"mlp"})
-        runner = closing.enter_context(fit_runner(test_x, test_y, mask, n_classes, budget, dev,
+        runner = closing.enter_context(FitRunner(test_x, test_y, mask, n_classes, budget, dev,
                                                   config.workers if slow_fits else 1))
 
         def labelled_people(x: _Set, full: np.ndarray) -> People | None:

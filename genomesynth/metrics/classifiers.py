@@ -15,8 +15,6 @@ import torch
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, roc_auc_score
 from torch import nn
 
-from genomesynth.threads import rebalance
-
 CLASSIFIERS = ("mlp", "transformer", "cnn")
 
 
@@ -115,7 +113,6 @@ def fit_and_score(
     loss_fn = nn.CrossEntropyLoss(weight=(counts.sum() / (n_classes * counts)).to(device))
     best, best_state, waited, best_epoch = float("inf"), None, 0, budget.epochs
     for epoch in range(1, budget.epochs + 1):
-        rebalance()  # share the cores with jobs that started meanwhile
         model.train()
         order = fit_rows[torch.randperm(len(fit_rows), generator=generator)]
         for a in range(0, len(order), budget.batch_size):

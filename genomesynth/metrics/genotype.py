@@ -51,6 +51,7 @@ class GenotypeReference:
         self.codec, self.real, self.seed, self.max_pairs = codec, real, seed, max_pairs
         self.af = real.mean(0) / codec.ploidy
         self.varying = real.std(0) > 0
+        self.heterozygosity = float(np.mean(real == 1)) if codec.ploidy > 1 else None
         self.pca = PCA(n_components=min(10, real.shape[1], real.shape[0] - 1), random_state=seed).fit(real)
         self.pcs = self.pca.transform(real)[:, :2]
 
@@ -68,7 +69,6 @@ class GenotypeReference:
                   else np.arange(n_pairs))
         ld = (float(np.corrcoef(_within_gene_r2(real, groups)[chosen], _within_gene_r2(syn, groups)[chosen])[0, 1])
               if len(chosen) > 2 else None)
-        het_real = float(np.mean(real == 1)) if ploidy > 1 else None
         het_syn = float(np.mean(syn == 1)) if ploidy > 1 else None
         pr, ps = self.pcs, self.pca.transform(syn)[:, :2]
         lo, hi = np.percentile(pr, 0.5, axis=0), np.percentile(pr, 99.5, axis=0)
@@ -82,7 +82,7 @@ class GenotypeReference:
             "allele_frequency_mae": float(np.mean(np.abs(self.af - af_syn))),
             "ld_r2_r": ld,
             "ld_pairs": int(len(chosen)),
-            "heterozygosity_real": het_real,
+            "heterozygosity_real": self.heterozygosity,
             "heterozygosity_synthetic": het_syn,
             "pca_overlap": overlap,
         }

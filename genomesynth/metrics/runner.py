@@ -105,11 +105,15 @@ class Pending:
 
 
 class FitRunner:
-    """Trains eval's classifiers: in this process (`workers` ≤ 1, or a GPU), else in a pool of `workers` processes,
-    started now."""
+    """Trains eval's classifiers: in this process (`workers` ≤ 1, or a GPU), else in a pool of `workers` processes
+    (None: this job's share of the cores; one outside a command), started now. Use it in a `with` block, which
+    closes the pool."""
 
     def __init__(self, test_x: np.ndarray, test_y: np.ndarray, mask: np.ndarray, n_classes: int,
-                 budget: ClassifierBudget, device: str = "cpu", workers: int = 1) -> None:
+                 budget: ClassifierBudget, device: str = "cpu", workers: int | None = None) -> None:
+        if workers is None:
+            policy = threads.current()
+            workers = policy.threads if policy is not None else 1
         self.workers = workers if device == "cpu" else 1
         test = self._share(test_x, test_y) if self.workers > 1 else None
         if test is None:
@@ -128,12 +132,19 @@ class FitRunner:
     def submit(self, kind: str, parts: Sequence[Part], seed: int) -> Pending:
         """Train and score classifier `kind` on `parts` with `seed`; in this process that happens now."""
         if self.workers <= 1 or any(isinstance(people.x, np.ndarray) for people, _ in parts):
+            threads.rebalance()  # between fits, never inside one: a fit keeps its one thread throughout
             with _one_thread(self._task.device):
                 return Pending(self, None, _fit(self._task, kind, parts, seed))
         pending = Pending(self, None, None, (kind, parts, seed))
         self._queued.append(pending)
         self._dispatch()
         return pending
+
+    def __enter__(self) -> FitRunner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def close(self) -> None:
         if self._pool is not None:
@@ -154,6 +165,7 @@ class FitRunner:
 
     def _dispatch(self) -> None:
         assert self._pool is not None
+        self._running = {future: p for future, p in self._running.items() if not future.done()}
         while self._queued and len(self._running) < self._limit():
             pending = self._queued.pop(0)
             assert pending._job is not None
@@ -165,10 +177,7 @@ class FitRunner:
         try:
             while pending._future is None or not pending._future.done():
                 self._dispatch()
-                done, _ = wait(list(self._running), timeout=threads.RECHECK_SECONDS, return_when=FIRST_COMPLETED)
-                for future in done:
-                    self._running.pop(future)
-            self._running.pop(pending._future, None)
+                wait(list(self._running), timeout=threads.RECHECK_SECONDS, return_when=FIRST_COMPLETED)
             return pending._future.result()
         except BrokenProcessPool:
             raise GenomesynthError(
@@ -205,17 +214,3 @@ def _one_thread(device: str) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
-
-
-@contextmanager
-def fit_runner(test_x: np.ndarray, test_y: np.ndarray, mask: np.ndarray, n_classes: int, budget: ClassifierBudget,
-               device: str = "cpu", workers: int | None = None) -> Iterator[FitRunner]:
-    """A FitRunner with `workers` processes (None: this job's share of the cores; none outside a command), closed on exit."""
-    if workers is None:
-        policy = threads.current()
-        workers = policy.threads if policy is not None else 1
-    runner = FitRunner(test_x, test_y, mask, n_classes, budget, device, workers)
-    try:
-        yield runner
-    finally:
-        runner.close()

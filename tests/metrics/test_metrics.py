@@ -164,7 +164,6 @@ def test_auc_when_the_held_out_set_holds_two_of_three_classes():
 def test_classifiers_score_the_same_in_worker_processes_as_here():
     """Two single-threaded workers, fits side by side, give exactly the scores of fits run one after another
     here; the augmentation parts (a subset of one set plus another whole set) travel in shared memory."""
-    from genomesynth.metrics.runner import fit_runner
     from genomesynth.metrics.utility import augmentation_curve, small_subsets
 
     rng = np.random.default_rng(5)
@@ -177,7 +176,7 @@ def test_classifiers_score_the_same_in_worker_processes_as_here():
     budget = ClassifierBudget(epochs=8)
     scores = []
     for workers in (1, 2):
-        with fit_runner(x[test], y[test], mask, 3, budget, workers=workers) as runner:
+        with FitRunner(x[test], y[test], mask, 3, budget, workers=workers) as runner:
             real = runner.people(x[train], y[train])
             subsets = small_subsets(y[train], (0.1, 0.3), repeats=2, seed=0)
             scores.append((tstr(runner, real, repeats=2), augmentation_curve(runner, real, subsets,
@@ -191,7 +190,6 @@ def test_the_runner_keeps_to_the_jobs_current_share_of_the_cores(monkeypatch):
     """A pool of 2 workers runs one fit at a time while the thread policy gives the job one core (another job
     started meanwhile), and still returns every fit."""
     from genomesynth import threads
-    from genomesynth.metrics.runner import fit_runner
 
     rng = np.random.default_rng(6)
     mask = np.ones((4, 8), bool)
@@ -199,7 +197,7 @@ def test_the_runner_keeps_to_the_jobs_current_share_of_the_cores(monkeypatch):
     x = rng.normal(size=(120, 4, 8)).astype(np.float32)
     # an OMP_NUM_THREADS policy: rebalance() leaves the process's own thread settings alone
     monkeypatch.setattr(threads, "_active", threads.Policy("OMP_NUM_THREADS", 1))
-    with fit_runner(x[:40], y[:40], mask, 2, ClassifierBudget(epochs=2), workers=2) as runner:
+    with FitRunner(x[:40], y[:40], mask, 2, ClassifierBudget(epochs=2), workers=2) as runner:
         people = runner.people(x[40:], y[40:])
         pending = [runner.submit("mlp", [(people, None)], seed) for seed in range(3)]
         assert len(runner._running) == 1 and len(runner._queued) == 2
@@ -209,13 +207,12 @@ def test_the_runner_keeps_to_the_jobs_current_share_of_the_cores(monkeypatch):
 def test_people_that_do_not_fit_in_shared_memory_are_trained_on_here(monkeypatch):
     """With too little free /dev/shm the runner keeps the people in this process and trains on them here."""
     import genomesynth.metrics.runner as runner_module
-    from genomesynth.metrics.runner import fit_runner
 
     rng = np.random.default_rng(7)
     mask = np.ones((4, 8), bool)
     y = rng.integers(0, 2, 120)
     x = rng.normal(size=(120, 4, 8)).astype(np.float32)
     monkeypatch.setattr(runner_module, "shared_memory_free", lambda: 0)
-    with fit_runner(x[:40], y[:40], mask, 2, ClassifierBudget(epochs=2), workers=2) as runner:
+    with FitRunner(x[:40], y[:40], mask, 2, ClassifierBudget(epochs=2), workers=2) as runner:
         assert runner.workers == 1 and runner._pool is None
         assert 0 <= runner.submit("mlp", [(runner.people(x[40:], y[40:]), None)], 0).result()["accuracy"] <= 1

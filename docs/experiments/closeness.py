@@ -1,0 +1,219 @@
+"""What makes two real people nearest neighbours, and whether synthetic people can be (docs/RESULTS.md, finding 11).
+
+    python docs/experiments/closeness.py REAL.zarr [SYNTHETIC.zarr …] [--segments OUT] [--seed 0]
+
+Prints, in the standardised latents of a real store (rows: people, columns: real positions):
+
+1. *Anatomy of a nearest neighbour*: the squared distance from each held-out person to the nearest
+   training person, and to a random one, split into its parts along the training people's first 8
+   principal axes (populations), along axes 9–128 (what the population prior can keep) and the rest;
+   the same from the held-out people to each synthetic store, and within each store.
+2. *Shared blocks*: the share of genes whose latent is identical (the same genotypes, up to the
+   codec) between a held-out person and the nearest training person, against a random one; the
+   longest run of adjacent identical genes; how many training people carry that same run.
+3. With `--segments OUT` and one synthetic store: that store with each gene replaced by a genotype
+   pattern carried by ≥ m training people, drawn from a posterior per person (`segment_posterior`), and
+   `genomesynth eval`'s dispersion, AA, privacy and genotype metrics of every variant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+from sklearn.mixture import GaussianMixture
+
+sys.path.insert(0, str(Path(__file__).parent))
+from frontier import write  # noqa: E402
+
+from genomesynth.evaluate import EvalConfig, evaluate  # noqa: E402
+from genomesynth.store import open_store  # noqa: E402
+
+POPULATION_AXES, PRIOR_AXES = 8, 128
+
+
+def squared(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a**2).sum(1)[:, None] + (b**2).sum(1)[None] - 2 * a @ b.T
+
+
+def anatomy(axes: np.ndarray, a: np.ndarray, b: np.ndarray, same: bool, rng: np.random.Generator) -> str:
+    """Mean squared distance of each row of a to its nearest row of b (and to a random one), in three parts."""
+    d = squared(a, b)
+    if same:
+        np.fill_diagonal(d, np.inf)
+    parts = []
+    for partner in (d.argmin(1), rng.integers(0, len(b), len(a))):
+        diff = a - b[partner]
+        scores = diff @ axes.T
+        pop, prior = (scores[:, :POPULATION_AXES] ** 2).sum(1), (scores[:, POPULATION_AXES:] ** 2).sum(1)
+        parts.append((pop.mean(), prior.mean(), ((diff**2).sum(1) - pop - prior).mean()))
+    (p, q, r), (rp, rq, rr) = parts
+    return f"{p:.0f} / {q:.0f} / {r:.0f} = {p + q + r:.0f} | {rp:.0f} / {rq:.0f} / {rr:.0f} = {rp + rq + rr:.0f} |"
+
+
+def identical(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(people, genes): gene latents equal between rows of a and b (raw latents, genes × 8)."""
+    return np.all(np.abs(a - b) < 1e-3, axis=2)
+
+
+def longest_run(row: np.ndarray) -> tuple[int, int]:
+    """(length, last index) of the longest run of True."""
+    best, run = (0, -1), 0
+    for i, value in enumerate(row):
+        run = run + 1 if value else 0
+        if run > best[0]:
+            best = (run, i)
+    return best
+
+
+def patterns(x: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A gene's distinct latents carried by ≥ m people, their counts, and each person's pattern (−1: rarer)."""
+    unique, inverse, counts = np.unique(np.round(x, 4), axis=0, return_inverse=True, return_counts=True)
+    keep = counts >= m
+    index = np.full(len(unique), -1)
+    index[keep] = np.arange(keep.sum())
+    return unique[keep], counts[keep], index[inverse.ravel()]
+
+
+def segment_posterior(train: np.ndarray, synthetic: np.ndarray, m: int, noise: float, chain: bool,
+                      clusters: int, rng: np.random.Generator, inflate: float = 1.0) -> np.ndarray:
+    """Each synthetic person's genes replaced by k-anonymous training patterns (genes × 8 standardised latents).
+
+    The synthetic latent y of a gene is read as √(1 − noise)·pattern + √noise·ε and a pattern drawn from its
+    posterior, with the pattern's training count as prior. `chain`: adjacent genes' patterns follow a Markov
+    chain whose transitions are the pairs seen in ≥ m training people (plus 0.1 pseudo-counts of independence),
+    drawn by forward filtering, backward sampling. `clusters` > 1: counts and transitions per population cluster
+    (a Gaussian mixture on the first 8 principal axes), the synthetic person's cluster read from its own axes.
+    `inflate`: the synthetic people's deviations along the first 128 axes scaled by it before the draw (which
+    keeps only part of each gene's share of them).
+    """
+    genes = np.flatnonzero(np.abs(train).sum((0, 2)) > 0)
+    flat_train, flat_syn = train[:, genes].reshape(len(train), -1), synthetic[:, genes].reshape(len(synthetic), -1)
+    centre = flat_train.mean(0)
+    all_axes = np.linalg.svd(flat_train - centre, full_matrices=False)[2]
+    if inflate != 1:
+        flat_syn = flat_syn + (inflate - 1) * ((flat_syn - centre) @ all_axes[:PRIOR_AXES].T) @ all_axes[:PRIOR_AXES]
+        synthetic = synthetic.copy()
+        synthetic[:, genes] = flat_syn.reshape(len(synthetic), len(genes), -1)
+    axes = all_axes[:POPULATION_AXES].T
+    mixture = GaussianMixture(clusters, covariance_type="full", n_init=2, random_state=0).fit((flat_train - centre) @ axes)
+    train_cluster, syn_cluster = mixture.predict((flat_train - centre) @ axes), mixture.predict((flat_syn - centre) @ axes)
+    scale = math.sqrt(1 - noise)
+    tables, likelihood = [], []
+    for g in genes:
+        unique, counts, index = patterns(train[:, g], m)
+        per_cluster = np.zeros((clusters, len(unique)))
+        np.add.at(per_cluster, (train_cluster[index >= 0], index[index >= 0]), 1)
+        tables.append((unique, counts, index, per_cluster))
+        log = -squared(synthetic[:, g], scale * unique) / (2 * noise)
+        likelihood.append(np.exp(log - log.max(1, keepdims=True)))
+    backoff = 0.1 if chain else 1.0
+    transitions = []
+    forward = []
+    for i, (unique, counts, index, per_cluster) in enumerate(tables):
+        freq = counts / counts.sum()
+        if i == 0 or not chain:
+            prior = per_cluster[syn_cluster] + backoff * freq[None] if clusters > 1 else np.tile(freq, (len(synthetic), 1))
+        else:
+            before = tables[i - 1]
+            both = (before[2] >= 0) & (index >= 0)
+            pairs = np.zeros((clusters, len(before[0]), len(unique)))
+            np.add.at(pairs, (train_cluster[both], before[2][both], index[both]), 1)
+            pairs[pairs < m] = 0
+            pairs += backoff * np.outer(before[1] / before[1].sum(), counts)[None]
+            pairs /= pairs.sum(2, keepdims=True)
+            transitions.append(pairs)
+            prior = np.empty((len(synthetic), len(unique)))
+            for c in range(clusters):
+                prior[syn_cluster == c] = forward[-1][syn_cluster == c] @ pairs[c]
+        post = prior * likelihood[i]
+        forward.append(post / post.sum(1, keepdims=True))
+
+    def draw(p: np.ndarray) -> np.ndarray:
+        cumulative = p.cumsum(1)
+        return (cumulative < rng.random((len(p), 1)) * cumulative[:, -1:]).sum(1)
+
+    out = synthetic.copy()
+    state = draw(forward[-1])
+    for i in range(len(genes) - 1, -1, -1):
+        out[:, genes[i]] = tables[i][0][state]
+        if i:
+            state = draw(forward[i - 1] * transitions[i - 1][syn_cluster, :, state] if chain else forward[i - 1])
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("real", type=Path)
+    parser.add_argument("synthetic", type=Path, nargs="*")
+    parser.add_argument("--segments", type=Path, help="folder for the segment-posterior variants of the first store")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    rng = np.random.default_rng(args.seed)
+    with open_store(args.real) as store:
+        mask, mean, std = store.mask(), store.read("stats/mean"), store.read("stats/std")
+        split = store.split()
+        raw_train, raw_test = store.read_people(np.flatnonzero(split == "train")), store.read_people(np.flatnonzero(split == "test"))
+    train, test = ((raw_train - mean) / std) * mask, ((raw_test - mean) / std) * mask
+    flat = train[:, mask]
+    axes = np.linalg.svd(flat - flat.mean(0), full_matrices=False)[2][:PRIOR_AXES]
+    stores = {}
+    for path in args.synthetic:
+        with open_store(path) as store:
+            stores[path.stem] = ((store.read_people(np.arange(store.n_people)) - mean) / std) * mask
+
+    print(f"Squared distance (standardised latents, {mask.sum()} positions) as axes 1–{POPULATION_AXES} / "
+          f"{POPULATION_AXES + 1}–{PRIOR_AXES} / rest = total")
+    print("\n| from → to | nearest | random |\n|---|---|---|")
+    print(f"| held-out → training | {anatomy(axes, test[:, mask], flat, False, rng)}")
+    print(f"| training → training | {anatomy(axes, flat, flat, True, rng)}")
+    for name, syn in stores.items():
+        print(f"| held-out → {name} | {anatomy(axes, test[:, mask], syn[:, mask], False, rng)}")
+        print(f"| {name} → {name} | {anatomy(axes, syn[:, mask], syn[:, mask], True, rng)}")
+
+    genes = np.flatnonzero(mask.any(1))
+    nearest = squared(test[:, genes].reshape(len(test), -1), train[:, genes].reshape(len(train), -1)).argmin(1)
+    shared = identical(raw_test[:, genes], raw_train[nearest][:, genes])
+    random_shared = identical(raw_test[:, genes], raw_train[rng.integers(0, len(train), len(test))][:, genes])
+    runs = [longest_run(row) for row in shared]
+    carriers = np.array([identical(raw_train[:, genes[end - n + 1:end + 1]], raw_test[i, genes[end - n + 1:end + 1]][None]).all(1).sum()
+                         for i, (n, end) in enumerate(runs) if n])
+    print(f"\nIdentical genes, held-out person and nearest training person: {shared.mean():.3f} (random pair "
+          f"{random_shared.mean():.3f}); longest run of adjacent identical genes, median {np.median([n for n, _ in runs]):.0f} "
+          f"(random pair {np.median([longest_run(r)[0] for r in random_shared]):.0f}); training people carrying that run: "
+          f"median {np.median(carriers):.0f}, fewer than 5 for {np.mean(carriers < 5):.2f}, only the neighbour for "
+          f"{np.mean(carriers == 1):.2f}")
+
+    if args.segments and stores:
+        name, syn = next(iter(stores.items()))
+        variants = {name: syn}
+        for label, m, chain, clusters, inflate in [("per gene, m=5", 5, False, 1, 1.0), ("chain, m=5", 5, True, 1, 1.0),
+                                                   ("chain by cluster, m=5", 5, True, 7, 1.0),
+                                                   ("chain by cluster, m=1", 1, True, 7, 1.0),
+                                                   ("chain, m=5, axes 1–128 ×1.4", 5, True, 1, 1.4)]:
+            variants[label] = segment_posterior(train, syn, m, 0.3, chain, clusters, rng, inflate)
+        args.segments.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for i, values in enumerate(variants.values()):
+            paths.append(args.segments / f"{i:02d}.zarr")
+            write(args.real, paths[-1], values[:, mask].astype(np.float32))
+        result = evaluate(paths, args.real, EvalConfig(metrics=("dispersion", "aa", "privacy", "genotype"), seed=args.seed),
+                          names=list(variants))
+        real = result["real"]
+        print("\n| store | PC1 / PC1–10 | per position | PCA overlap | AA train (truth/syn) | AA held-out | MIA AUC | closer than p5 | privacy loss |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        print(f"| real held-out | {real['dispersion']['pc1']:.2f} / {real['dispersion']['pc_mean']:.2f} | "
+              f"{real['dispersion']['per_position']:.2f} | {real['genotype']['pca_overlap']:.2f} | {real['aa']['aa']:.3f} "
+              f"({real['aa']['truth']:.2f}/{real['aa']['syn']:.2f}) | {real['aa']['aa']:.3f} | – | – | – |")
+        for label, s in result["synthetic"].items():
+            aa, d = s["aa"], s["dispersion"]
+            print(f"| {label} | {d['pc1']:.2f} / {d['pc_mean']:.2f} | {d['per_position']:.2f} | {s['genotype']['pca_overlap']:.2f} | "
+                  f"{aa['train']['aa']:.3f} ({aa['train']['truth']:.2f}/{aa['train']['syn']:.2f}) | {aa['test']['aa']:.3f} | "
+                  f"{s['mia_auc']:.3f} | {s['dcr']['share_closer_than_p5']:.3f} | {s['privacy_loss']:.3f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -79,51 +79,57 @@ def patterns(x: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def segment_posterior(train: np.ndarray, synthetic: np.ndarray, m: int, noise: float, chain: bool,
-                      clusters: int, rng: np.random.Generator, inflate: float = 1.0) -> np.ndarray:
+                      clusters: int, keep_rare: bool, rng: np.random.Generator) -> np.ndarray:
     """Each synthetic person's genes replaced by k-anonymous training patterns (genes × 8 standardised latents).
 
     The synthetic latent y of a gene is read as √(1 − noise)·pattern + √noise·ε and a pattern drawn from its
     posterior, with the pattern's training count as prior. `chain`: adjacent genes' patterns follow a Markov
-    chain whose transitions are the pairs seen in ≥ m training people (plus 0.1 pseudo-counts of independence),
-    drawn by forward filtering, backward sampling. `clusters` > 1: counts and transitions per population cluster
+    chain whose transitions are the pairs seen in ≥ m training people (plus one pseudo-transition to the
+    pattern frequencies), drawn by forward filtering, backward sampling. `clusters` > 1: counts and transitions per population cluster
     (a Gaussian mixture on the first 8 principal axes), the synthetic person's cluster read from its own axes.
-    `inflate`: the synthetic people's deviations along the first 128 axes scaled by it before the draw (which
-    keeps only part of each gene's share of them).
+    `keep_rare`: one more state per gene, "a pattern carried by fewer than m people", whose likelihood is a
+    Gaussian with those people's mean and variance per position (noised as the patterns are); a person drawn
+    into it keeps the generator's own latent for that gene.
     """
     genes = np.flatnonzero(np.abs(train).sum((0, 2)) > 0)
     flat_train, flat_syn = train[:, genes].reshape(len(train), -1), synthetic[:, genes].reshape(len(synthetic), -1)
     centre = flat_train.mean(0)
-    all_axes = np.linalg.svd(flat_train - centre, full_matrices=False)[2]
-    if inflate != 1:
-        flat_syn = flat_syn + (inflate - 1) * ((flat_syn - centre) @ all_axes[:PRIOR_AXES].T) @ all_axes[:PRIOR_AXES]
-        synthetic = synthetic.copy()
-        synthetic[:, genes] = flat_syn.reshape(len(synthetic), len(genes), -1)
-    axes = all_axes[:POPULATION_AXES].T
+    axes = np.linalg.svd(flat_train - centre, full_matrices=False)[2][:POPULATION_AXES].T
     mixture = GaussianMixture(clusters, covariance_type="full", n_init=2, random_state=0).fit((flat_train - centre) @ axes)
     train_cluster, syn_cluster = mixture.predict((flat_train - centre) @ axes), mixture.predict((flat_syn - centre) @ axes)
     scale = math.sqrt(1 - noise)
     tables, likelihood = [], []
+    width = train.shape[2]
     for g in genes:
         unique, counts, index = patterns(train[:, g], m)
+        log = -squared(synthetic[:, g], scale * unique) / (2 * noise) - width / 2 * np.log(2 * np.pi * noise)
+        rare = index < 0
+        if keep_rare and rare.sum() >= m:
+            spread = scale**2 * (train[rare, g].var(0) + 1e-6) + noise
+            log_rare = -((synthetic[:, g] - scale * train[rare, g].mean(0)) ** 2 / (2 * spread)).sum(1) \
+                - 0.5 * np.log(2 * np.pi * spread).sum()
+            log = np.concatenate([log, log_rare[:, None]], 1)
+            index = np.where(rare, len(unique), index)
+            counts = np.append(counts, rare.sum())
+            unique = np.concatenate([unique, np.full((1, width), np.nan)])  # NaN: keep the generator's latent
         per_cluster = np.zeros((clusters, len(unique)))
         np.add.at(per_cluster, (train_cluster[index >= 0], index[index >= 0]), 1)
         tables.append((unique, counts, index, per_cluster))
-        log = -squared(synthetic[:, g], scale * unique) / (2 * noise)
         likelihood.append(np.exp(log - log.max(1, keepdims=True)))
-    backoff = 0.1 if chain else 1.0
     transitions = []
     forward = []
     for i, (unique, counts, index, per_cluster) in enumerate(tables):
-        freq = counts / counts.sum()
+        # each cluster's pattern frequencies, with one pseudo-person of the whole cohort's
+        marginal = (per_cluster + counts[None] / counts.sum()) / (per_cluster.sum(1, keepdims=True) + 1)
         if i == 0 or not chain:
-            prior = per_cluster[syn_cluster] + backoff * freq[None] if clusters > 1 else np.tile(freq, (len(synthetic), 1))
+            prior = marginal[syn_cluster]
         else:
             before = tables[i - 1]
             both = (before[2] >= 0) & (index >= 0)
             pairs = np.zeros((clusters, len(before[0]), len(unique)))
             np.add.at(pairs, (train_cluster[both], before[2][both], index[both]), 1)
             pairs[pairs < m] = 0
-            pairs += backoff * np.outer(before[1] / before[1].sum(), counts)[None]
+            pairs += marginal[:, None, :]  # one pseudo-transition per pattern, to the cluster's frequencies
             pairs /= pairs.sum(2, keepdims=True)
             transitions.append(pairs)
             prior = np.empty((len(synthetic), len(unique)))
@@ -139,7 +145,10 @@ def segment_posterior(train: np.ndarray, synthetic: np.ndarray, m: int, noise: f
     out = synthetic.copy()
     state = draw(forward[-1])
     for i in range(len(genes) - 1, -1, -1):
-        out[:, genes[i]] = tables[i][0][state]
+        chosen = tables[i][0][state]
+        kept = np.isnan(chosen[:, 0])
+        chosen[kept] = synthetic[kept, genes[i]]
+        out[:, genes[i]] = chosen
         if i:
             state = draw(forward[i - 1] * transitions[i - 1][syn_cluster, :, state] if chain else forward[i - 1])
     return out
@@ -190,11 +199,11 @@ def main() -> None:
     if args.segments and stores:
         name, syn = next(iter(stores.items()))
         variants = {name: syn}
-        for label, m, chain, clusters, inflate in [("per gene, m=5", 5, False, 1, 1.0), ("chain, m=5", 5, True, 1, 1.0),
-                                                   ("chain by cluster, m=5", 5, True, 7, 1.0),
-                                                   ("chain by cluster, m=1", 1, True, 7, 1.0),
-                                                   ("chain, m=5, axes 1–128 ×1.4", 5, True, 1, 1.4)]:
-            variants[label] = segment_posterior(train, syn, m, 0.3, chain, clusters, rng, inflate)
+        for label, chain, clusters, keep_rare in [("per gene", False, 1, False), ("per gene per cluster", False, 7, False),
+                                                  ("chain per cluster", True, 7, False),
+                                                  ("per gene per cluster, rare kept", False, 7, True),
+                                                  ("chain per cluster, rare kept", True, 7, True)]:
+            variants[label] = segment_posterior(train, syn, 5, 0.3, chain, clusters, keep_rare, rng)
         args.segments.mkdir(parents=True, exist_ok=True)
         paths = []
         for i, values in enumerate(variants.values()):
@@ -203,16 +212,19 @@ def main() -> None:
         result = evaluate(paths, args.real, EvalConfig(metrics=("dispersion", "aa", "privacy", "genotype"), seed=args.seed),
                           names=list(variants))
         real = result["real"]
-        print("\n| store | PC1 / PC1–10 | per position | PCA overlap | AA train (truth/syn) | AA held-out | MIA AUC | closer than p5 | privacy loss |")
-        print("|---|---|---|---|---|---|---|---|---|")
+        print("\n| store | PC1 / PC1–10 | per position | PCA overlap | AA train (truth/syn) | AA held-out | MIA AUC | "
+              "closer than p5 | privacy loss | heterozygosity | LD r² r |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
         print(f"| real held-out | {real['dispersion']['pc1']:.2f} / {real['dispersion']['pc_mean']:.2f} | "
               f"{real['dispersion']['per_position']:.2f} | {real['genotype']['pca_overlap']:.2f} | {real['aa']['aa']:.3f} "
-              f"({real['aa']['truth']:.2f}/{real['aa']['syn']:.2f}) | {real['aa']['aa']:.3f} | – | – | – |")
+              f"({real['aa']['truth']:.2f}/{real['aa']['syn']:.2f}) | {real['aa']['aa']:.3f} | – | – | – | "
+              f"{real['genotype']['heterozygosity_real']:.3f} | {real['genotype']['ld_r2_r']:.3f} |")
         for label, s in result["synthetic"].items():
             aa, d = s["aa"], s["dispersion"]
             print(f"| {label} | {d['pc1']:.2f} / {d['pc_mean']:.2f} | {d['per_position']:.2f} | {s['genotype']['pca_overlap']:.2f} | "
                   f"{aa['train']['aa']:.3f} ({aa['train']['truth']:.2f}/{aa['train']['syn']:.2f}) | {aa['test']['aa']:.3f} | "
-                  f"{s['mia_auc']:.3f} | {s['dcr']['share_closer_than_p5']:.3f} | {s['privacy_loss']:.3f} |")
+                  f"{s['mia_auc']:.3f} | {s['dcr']['share_closer_than_p5']:.3f} | {s['privacy_loss']:.3f} | "
+                  f"{s['genotype']['heterozygosity_synthetic']:.3f} | {s['genotype']['ld_r2_r']:.3f} |")
 
 
 if __name__ == "__main__":

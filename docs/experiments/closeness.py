@@ -11,9 +11,10 @@ Prints, in the standardised latents of a real store (rows: people, columns: real
 2. *Shared blocks*: the share of genes whose latent is identical (the same genotypes, up to the
    codec) between a held-out person and the nearest training person, against a random one; the
    longest run of adjacent identical genes; how many training people carry that same run.
-3. With `--segments OUT` and one synthetic store: that store with each gene replaced by a genotype
-   pattern carried by ≥ m training people, drawn from a posterior per person (`segment_posterior`), and
-   `genomesynth eval`'s dispersion, AA, privacy and genotype metrics of every variant.
+3. With `--segments OUT` and a synthetic store: that store with each gene replaced by a genotype
+   pattern carried by ≥ 5 training people, drawn from a posterior per person (`segment_posterior`), and
+   `genomesynth eval`'s dispersion, AA, privacy and genotype metrics of every variant; then one variant
+   drawn `--draws` times with other random streams (AA over 10 subsamples), beside the store itself.
 """
 
 from __future__ import annotations
@@ -159,6 +160,7 @@ def main() -> None:
     parser.add_argument("real", type=Path)
     parser.add_argument("synthetic", type=Path, nargs="*")
     parser.add_argument("--segments", type=Path, help="folder for the segment-posterior variants of the first store")
+    parser.add_argument("--draws", type=int, default=4, help="with --segments: draws of one variant, to see their spread")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
@@ -204,28 +206,38 @@ def main() -> None:
                                                   ("per gene per cluster, rare kept", False, 7, True),
                                                   ("chain per cluster, rare kept", True, 7, True)]:
             variants[label] = segment_posterior(train, syn, 5, 0.3, chain, clusters, keep_rare, rng)
-        args.segments.mkdir(parents=True, exist_ok=True)
-        paths = []
-        for i, values in enumerate(variants.values()):
-            paths.append(args.segments / f"{i:02d}.zarr")
-            write(args.real, paths[-1], values[:, mask].astype(np.float32))
-        result = evaluate(paths, args.real, EvalConfig(metrics=("dispersion", "aa", "privacy", "genotype"), seed=args.seed),
-                          names=list(variants))
-        real = result["real"]
-        print("\n| store | PC1 / PC1–10 | per position | PCA overlap | AA train (truth/syn) | AA held-out | MIA AUC | "
-              "closer than p5 | privacy loss | heterozygosity | LD r² r |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|")
-        print(f"| real held-out | {real['dispersion']['pc1']:.2f} / {real['dispersion']['pc_mean']:.2f} | "
-              f"{real['dispersion']['per_position']:.2f} | {real['genotype']['pca_overlap']:.2f} | {real['aa']['aa']:.3f} "
-              f"({real['aa']['truth']:.2f}/{real['aa']['syn']:.2f}) | {real['aa']['aa']:.3f} | – | – | – | "
-              f"{real['genotype']['heterozygosity_real']:.3f} | {real['genotype']['ld_r2_r']:.3f} |")
-        for label, s in result["synthetic"].items():
-            aa, d = s["aa"], s["dispersion"]
-            print(f"| {label} | {d['pc1']:.2f} / {d['pc_mean']:.2f} | {d['per_position']:.2f} | {s['genotype']['pca_overlap']:.2f} | "
-                  f"{aa['train']['aa']:.3f} ({aa['train']['truth']:.2f}/{aa['train']['syn']:.2f}) | {aa['test']['aa']:.3f} | "
-                  f"{s['mia_auc']:.3f} | {s['dcr']['share_closer_than_p5']:.3f} | {s['privacy_loss']:.3f} | "
-                  f"{s['genotype']['heterozygosity_synthetic']:.3f} | {s['genotype']['ld_r2_r']:.3f} |")
+        print(table(args.real, mask, variants, args.segments / "variants", EvalConfig(metrics=METRICS, seed=args.seed)))
+        # one variant drawn again with other random streams, AA averaged over 10 subsamples instead of 3
+        draws = {name: syn} | {f"per gene per cluster, rare kept, draw {i + 1}": segment_posterior(
+            train, syn, 5, 0.3, False, 7, True, np.random.default_rng(args.seed + 100 + i)) for i in range(args.draws)}
+        print(table(args.real, mask, draws, args.segments / "draws", EvalConfig(metrics=METRICS, seed=args.seed, repeats=10)))
 
+
+METRICS = ("dispersion", "aa", "privacy", "genotype")
+
+
+def table(real_path: Path, mask: np.ndarray, stores: dict[str, np.ndarray], folder: Path, config: EvalConfig) -> str:
+    """The stores (standardised latents) written under `folder`, evaluated together, as a markdown table."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, values in enumerate(stores.values()):
+        paths.append(folder / f"{i:02d}.zarr")
+        write(real_path, paths[-1], values[:, mask].astype(np.float32))
+    result = evaluate(paths, real_path, config, names=list(stores))
+    real = result["real"]
+    rows = ["", "| store | PC1 / PC1–10 | per position | PCA overlap | AA train (truth/syn) | AA held-out | MIA AUC | "
+            "closer than p5 | privacy loss | heterozygosity | LD r² r |", "|---|---|---|---|---|---|---|---|---|---|---|",
+            f"| real held-out | {real['dispersion']['pc1']:.2f} / {real['dispersion']['pc_mean']:.2f} | "
+            f"{real['dispersion']['per_position']:.2f} | {real['genotype']['pca_overlap']:.2f} | {real['aa']['aa']:.3f} "
+            f"({real['aa']['truth']:.2f}/{real['aa']['syn']:.2f}) | {real['aa']['aa']:.3f} | – | – | – | "
+            f"{real['genotype']['heterozygosity_real']:.3f} | {real['genotype']['ld_r2_r']:.3f} |"]
+    for label, s in result["synthetic"].items():
+        aa, d = s["aa"], s["dispersion"]
+        rows.append(f"| {label} | {d['pc1']:.2f} / {d['pc_mean']:.2f} | {d['per_position']:.2f} | {s['genotype']['pca_overlap']:.2f} | "
+                    f"{aa['train']['aa']:.3f} ({aa['train']['truth']:.2f}/{aa['train']['syn']:.2f}) | {aa['test']['aa']:.3f} | "
+                    f"{s['mia_auc']:.3f} | {s['dcr']['share_closer_than_p5']:.3f} | {s['privacy_loss']:.3f} | "
+                    f"{s['genotype']['heterozygosity_synthetic']:.3f} | {s['genotype']['ld_r2_r']:.3f} |")
+    return "\n".join(rows)
 
 if __name__ == "__main__":
     main()

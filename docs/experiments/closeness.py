@@ -1,6 +1,6 @@
 """What makes two real people nearest neighbours, and whether synthetic people can be (docs/RESULTS.md, finding 11).
 
-    python docs/experiments/closeness.py REAL.zarr [SYNTHETIC.zarr …] [--segments OUT] [--seed 0]
+    python docs/experiments/closeness.py REAL.zarr [SYNTHETIC.zarr …] [--segments OUT [--draws 4]] [--seed 0]
 
 Prints, in the standardised latents of a real store (rows: people, columns: real positions):
 

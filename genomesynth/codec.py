@@ -15,7 +15,9 @@ does them all.
 
 Calls from continuous dosages are frequency-matched: for each SNP the thresholds t1 ≤ t2 are placed
 on the training people's reconstructed dosages so that the shares of reconstructed dosages below t1,
-between t1 and t2 and above t2 equal the training genotype frequencies of 0, 1 and 2 ALT alleles.
+between t1 and t2 and above t2 equal the training genotype frequencies of 0, 1 and 2 ALT alleles — as
+nearly as groups of equal dosages allow: a threshold sits only between distinct dosage values, so
+no call depends on float rounding.
 A decoded dosage d becomes the call (d ≥ t1) + (d ≥ t2). On real people this reproduces the input
 genotypes almost exactly; on synthetic people it keeps each SNP's genotype frequencies when the
 generator keeps the dosage distribution. Haploid cohorts use t1 alone.
@@ -127,6 +129,11 @@ def _kept(eigval: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     return (eigval * (idx < k[:, None])).sum(-1)
 
 
+TIE = 1e-4
+"""Reconstructed dosages (ALT-allele units) closer than this are one value to the thresholds: float rounding
+of the same genotypes' dosages differs by ~1e-6 between arithmetic orders (BLAS, GPU, einsum)."""
+
+
 def _frequency_thresholds(recon: torch.Tensor, raw: torch.Tensor, ploidy: int) -> torch.Tensor:
     """Thresholds (B, S, 2) that give each SNP its training genotype frequencies (module docstring).
 
@@ -143,16 +150,27 @@ def _frequency_thresholds(recon: torch.Tensor, raw: torch.Tensor, ploidy: int) -
     share01 = share0 + count(raw_np == 1) / observed
     # numpy's sort along contiguous rows is several times faster than torch's on the CPU
     ordered = torch.from_numpy(np.sort(recon.cpu().numpy(), axis=-1)).to(recon.device)
+    # a cut may fall only where sorted dosages part by more than rounding (j people below it, 0 and n
+    # always allowed): people with the same genotypes share a dosage, and a cut inside such a tie
+    # would call them by the last bits of however their dosages were computed
+    j = torch.arange(n + 1, dtype=torch.int32, device=recon.device)
+    gap = torch.ones((*ordered.shape[:2], n + 1), dtype=torch.bool, device=recon.device)
+    gap[:, :, 1:n] = ordered[:, :, 1:] - ordered[:, :, :-1] > TIE
+    last_at_or_before = torch.where(gap, j, 0).cummax(dim=2).values
+    first_at_or_after = torch.where(gap, j, n).flip(2).cummin(dim=2).values.flip(2)
     out = []
     for share in (share0, share01 if ploidy > 1 else torch.ones_like(share0)):
-        count = torch.round(share * n).long()  # people that fall below the threshold
-        below = ordered.gather(2, (count - 1).clamp(0, n - 1)[:, :, None]).squeeze(2)
-        above = ordered.gather(2, count.clamp(0, n - 1)[:, :, None]).squeeze(2)
+        target = torch.round(share * n).to(torch.int64)[:, :, None]  # people that should fall below the cut
+        before, after = last_at_or_before.gather(2, target), first_at_or_after.gather(2, target)
+        n_below = torch.where(target - before <= after - target, before, after).squeeze(2).long()  # nearest allowed
+        below = ordered.gather(2, (n_below - 1).clamp(0, n - 1)[:, :, None]).squeeze(2)
+        above = ordered.gather(2, n_below.clamp(0, n - 1)[:, :, None]).squeeze(2)
         cut = (below + above) / 2
-        cut = torch.where(count <= 0, torch.full_like(cut, -torch.inf), cut)
-        cut = torch.where(count >= n, torch.full_like(cut, torch.inf), cut)
+        cut = torch.where(n_below <= 0, torch.full_like(cut, -torch.inf), cut)
+        cut = torch.where(n_below >= n, torch.full_like(cut, torch.inf), cut)
         out.append(cut)
     return torch.stack(out, dim=-1)
+
 
 
 @dataclass

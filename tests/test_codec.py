@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.decomposition import PCA
 
-from genomesynth.codec import Codec, fit_genes
+from genomesynth.codec import TIE, Codec, fit_genes
 from genomesynth.compress import pad_genes
 
 from conftest import simulate_genotypes
@@ -85,6 +85,28 @@ def test_frequency_matched_thresholds_keep_training_genotype_frequencies():
     # exact up to ties among reconstructed dosages (a lossy PCA maps some people to equal values)
     assert frequency_error(calls).max() <= 0.02
     assert frequency_error(calls).sum() < frequency_error(rounded).sum()
+
+
+def test_thresholds_sit_between_distinct_dosages_so_rounding_never_flips_a_call():
+    dosage, _ = simulate_genotypes(400, [30], seed=7)
+    train = np.ones(400, bool)
+    fit = fit_genes([dosage], train, max_components=2)  # lossy: many people share a reconstructed dosage
+    codec = Codec(gene=np.zeros(30, int), loadings=fit.loadings[0], mean=fit.mean[0],
+                  thresholds=fit.thresholds[0], ploidy=2)
+    latents = np.zeros((400, 1, 8), np.float32)
+    latents[:, 0] = fit.scores[:, 0]
+    dosages = codec.dosages(latents)
+    finite = np.isfinite(codec.thresholds)
+    nearest = np.array([[np.abs(dosages[:, v] - t).min() if ok else np.inf for t, ok in zip(codec.thresholds[v], finite[v])]
+                        for v in range(30)])
+    assert nearest.min() > TIE / 2  # no training dosage lies on (or within rounding of) a threshold
+    # the case this guards: a frequency-matched quantile that falls inside a group of equal dosages
+    ordered = np.sort(dosages, axis=0)
+    targets = [round((dosage[v] <= k).mean() * 400) for v in range(30) for k in (0, 1)]
+    inside = [0 < c < 400 and ordered[c, v] - ordered[c - 1, v] <= TIE for c, v in zip(targets, np.repeat(np.arange(30), 2))]
+    assert sum(inside) >= 3
+    for shift in (-1e-6, 1e-6):  # another arithmetic order moves dosages by about this much
+        np.testing.assert_array_equal(codec.calls(dosages + shift), codec.calls(dosages))
 
 
 def test_missing_calls_are_mean_imputed():

@@ -172,7 +172,6 @@ def _frequency_thresholds(recon: torch.Tensor, raw: torch.Tensor, ploidy: int) -
     return torch.stack(out, dim=-1)
 
 
-
 @dataclass
 class Codec:
     """Decoder from latents to dosages and calls, one row per kept SNP.

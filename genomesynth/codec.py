@@ -149,27 +149,33 @@ def _frequency_thresholds(recon: torch.Tensor, raw: torch.Tensor, ploidy: int) -
     share0 = count(raw_np == 0) / observed
     share01 = share0 + count(raw_np == 1) / observed
     # numpy's sort along contiguous rows is several times faster than torch's on the CPU
-    ordered = torch.from_numpy(np.sort(recon.cpu().numpy(), axis=-1)).to(recon.device)
-    # a cut may fall only where sorted dosages part by more than rounding (j people below it, 0 and n
-    # always allowed): people with the same genotypes share a dosage, and a cut inside such a tie
-    # would call them by the last bits of however their dosages were computed
-    j = torch.arange(n + 1, dtype=torch.int32, device=recon.device)
-    gap = torch.ones((*ordered.shape[:2], n + 1), dtype=torch.bool, device=recon.device)
-    gap[:, :, 1:n] = ordered[:, :, 1:] - ordered[:, :, :-1] > TIE
-    last_at_or_before = torch.where(gap, j, 0).cummax(dim=2).values
-    first_at_or_after = torch.where(gap, j, n).flip(2).cummin(dim=2).values.flip(2)
-    out = []
-    for share in (share0, share01 if ploidy > 1 else torch.ones_like(share0)):
-        target = torch.round(share * n).to(torch.int64)[:, :, None]  # people that should fall below the cut
-        before, after = last_at_or_before.gather(2, target), first_at_or_after.gather(2, target)
-        n_below = torch.where(target - before <= after - target, before, after).squeeze(2).long()  # nearest allowed
-        below = ordered.gather(2, (n_below - 1).clamp(0, n - 1)[:, :, None]).squeeze(2)
-        above = ordered.gather(2, n_below.clamp(0, n - 1)[:, :, None]).squeeze(2)
-        cut = (below + above) / 2
-        cut = torch.where(n_below <= 0, torch.full_like(cut, -torch.inf), cut)
-        cut = torch.where(n_below >= n, torch.full_like(cut, torch.inf), cut)
-        out.append(cut)
-    return torch.stack(out, dim=-1)
+    ordered_np = np.sort(recon.cpu().numpy(), axis=-1)
+    ordered = torch.from_numpy(ordered_np).to(recon.device)
+    shares = torch.stack([share0, share01 if ploidy > 1 else torch.ones_like(share0)], dim=-1)  # (B, S, 2)
+    target = torch.round(shares * n).long().cpu().numpy()  # people that should fall below each cut
+    n_below = torch.from_numpy(_allowed_cut(ordered_np, target)).to(recon.device)
+    below = ordered.gather(2, (n_below - 1).clamp(0, n - 1))
+    above = ordered.gather(2, n_below.clamp(0, n - 1))
+    cut = (below + above) / 2
+    cut = torch.where(n_below <= 0, torch.full_like(cut, -torch.inf), cut)
+    return torch.where(n_below >= n, torch.full_like(cut, torch.inf), cut)
+
+
+def _allowed_cut(ordered: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Per row of `ordered` (B, S, n sorted dosages) and each of its targets (B, S, T people below a cut), the
+    number of people below the nearest cut that falls where sorted dosages part by more than TIE (0 and n always
+    qualify). People with the same genotypes share a dosage, and a cut inside such a tie would call them by the
+    last bits of however their dosages were computed."""
+    b, s, n = ordered.shape
+    rows = b * s
+    allowed = np.ones((rows, n + 1), dtype=bool)
+    allowed[:, 1:n] = np.diff(ordered.reshape(rows, n), axis=1) > TIE
+    flat = np.flatnonzero(allowed)  # sorted, and every row holds its own 0 and n
+    start = np.arange(rows)[:, None] * (n + 1)
+    want = target.reshape(rows, -1)
+    after = flat[np.searchsorted(flat, start + want, side="left")] - start
+    before = flat[np.searchsorted(flat, start + want, side="right") - 1] - start
+    return np.where(want - before <= after - want, before, after).reshape(target.shape).astype(np.int64)
 
 
 @dataclass

@@ -141,24 +141,17 @@ def _frequency_thresholds(recon: torch.Tensor, raw: torch.Tensor, ploidy: int) -
     """
     n = recon.shape[2]
     raw_np = raw.cpu().numpy()
-
-    def count(hit: np.ndarray) -> torch.Tensor:  # per SNP; numpy counts bools without a cast
-        return torch.from_numpy(np.count_nonzero(hit, axis=2).astype(np.float32)).to(recon.device)
-
-    observed = count(raw_np >= 0).clamp(min=1)
-    share0 = count(raw_np == 0) / observed
-    share01 = share0 + count(raw_np == 1) / observed
+    observed = np.maximum(np.count_nonzero(raw_np >= 0, axis=2), 1).astype(np.float32)
+    share0 = np.count_nonzero(raw_np == 0, axis=2).astype(np.float32) / observed
+    share01 = share0 + np.count_nonzero(raw_np == 1, axis=2).astype(np.float32) / observed
+    shares = np.stack([share0, share01 if ploidy > 1 else np.ones_like(share0)], axis=-1)  # (B, S, 2)
     # numpy's sort along contiguous rows is several times faster than torch's on the CPU
-    ordered_np = np.sort(recon.cpu().numpy(), axis=-1)
-    ordered = torch.from_numpy(ordered_np).to(recon.device)
-    shares = torch.stack([share0, share01 if ploidy > 1 else torch.ones_like(share0)], dim=-1)  # (B, S, 2)
-    target = torch.round(shares * n).long().cpu().numpy()  # people that should fall below each cut
-    n_below = torch.from_numpy(_allowed_cut(ordered_np, target)).to(recon.device)
-    below = ordered.gather(2, (n_below - 1).clamp(0, n - 1))
-    above = ordered.gather(2, n_below.clamp(0, n - 1))
-    cut = (below + above) / 2
-    cut = torch.where(n_below <= 0, torch.full_like(cut, -torch.inf), cut)
-    return torch.where(n_below >= n, torch.full_like(cut, torch.inf), cut)
+    ordered = np.sort(recon.cpu().numpy(), axis=-1)
+    n_below = _allowed_cut(ordered, np.rint(shares * n).astype(np.int64))  # people below each cut
+    below = np.take_along_axis(ordered, np.clip(n_below - 1, 0, n - 1), axis=2)
+    above = np.take_along_axis(ordered, np.clip(n_below, 0, n - 1), axis=2)
+    cut = np.where(n_below <= 0, -np.inf, np.where(n_below >= n, np.inf, (below + above) / 2)).astype(np.float32)
+    return torch.from_numpy(cut).to(recon.device)
 
 
 def _allowed_cut(ordered: np.ndarray, target: np.ndarray) -> np.ndarray:

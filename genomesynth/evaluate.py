@@ -336,4 +336,3 @@ def _repeat(fn, a: np.ndarray, b: np.ndarray, n: int, repeats: int, rng: np.rand
     if isinstance(results[0], dict):
         return {k: float(np.mean([r[k] for r in results])) for k in results[0]}
     return float(np.mean(results))
-

@@ -185,7 +185,6 @@ class FitRunner:
                 "classifiers one at a time in this process"
             ) from None
 
-
     @staticmethod
     def _share(x: np.ndarray, y: np.ndarray) -> People | None:
         """x and y as CPU tensors in shared memory (workers receive a handle, not a copy); None if they do not fit."""

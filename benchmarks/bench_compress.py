@@ -9,6 +9,12 @@ reader process). Then, where pysam is installed (only to build the index: `pip i
 file is tabix-indexed and compressed again with every core: one reader process per core, window by
 window (genomesynth/io/prefetch.py). Sizes: the demo cohort, generated cohorts at three people
 counts and three variant counts (scaling), and with `--chr15 PATH` the 1000 Genomes chr15 file.
+
+    python benchmarks/bench_compress.py --cores 1,2,4,8,16 [--people 4000 --variants 40000]
+
+measures how compress scales with cores instead (results/compress-cores.json): one generated cohort,
+its single-threaded raw parse, then compress of the plain and of the tabix-indexed file under
+`--threads N` for each N (the indexed file is parsed by N reader processes, the plain one by one).
 """
 
 from __future__ import annotations
@@ -80,12 +86,50 @@ def measure(name: str, vcf: Path, people: int, config: CompressConfig, tmp: Path
     return row
 
 
+def core_scaling(cores: list[int], people: int, variants: int, tmp: Path) -> list[dict]:
+    """compress of one cohort, plain and indexed, under `--threads N` for each N, against one raw parse."""
+    vcf = write_cohort(tmp / "cohort.vcf.gz", people, variants)
+    indexed = indexed_copy(vcf, tmp)
+    raw_s, _ = timed(lambda: raw_read(vcf))
+    config, out, rows = CompressConfig(block_size=40), tmp / "cores.zarr", []
+    compress(write_cohort(tmp / "warm.vcf.gz", 200, 2000), out, config, overwrite=True)  # imports, first allocations
+    for n in cores:
+        def run(path: Path, n: int = n) -> object:
+            with thread_policy(n):
+                return compress(path, out, config, overwrite=True)
+
+        row: dict = {"cohort": f"{people} people × {variants} SNPs", "cores": n, "raw_read_s": round(raw_s, 3)}
+        if n in (cores[0], 2, cores[-1]):  # one reader whatever the cores: the ends and 2 show it
+            plain_s, _ = timed(lambda: run(vcf))
+            row.update(compress_s=round(plain_s, 3), ratio=round(plain_s / raw_s, 2))
+        if indexed is not None:
+            indexed_s, _ = timed(lambda: run(indexed))
+            row.update(compress_indexed_s=round(indexed_s, 3), ratio_indexed=round(indexed_s / raw_s, 2),
+                       indexed_genotypes_per_s=round(people * variants / indexed_s))
+        print(row, flush=True)
+        rows.append(row)
+    one = rows[0].get("compress_indexed_s") if rows and rows[0]["cores"] == 1 else None
+    for row in rows:
+        if one and "compress_indexed_s" in row:
+            row["indexed_speedup"] = round(one / row["compress_indexed_s"], 2)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     parser.add_argument("--chr15", type=Path, default=None, help="../shared/data/1kg-chr15-10k/genotypes.vcf.gz")
+    parser.add_argument("--cores", default=None, help="e.g. 1,2,4,8,16: how compress scales with cores, alone")
+    parser.add_argument("--people", type=int, default=4000)
+    parser.add_argument("--variants", type=int, default=40000)
     args = parser.parse_args()
     info = machine()  # before the one-core runs lower the thread counts
+    if args.cores:
+        cores = [int(c) for c in args.cores.split(",") if int(c) <= usable_cores()]
+        with tempfile.TemporaryDirectory() as d:
+            rows = core_scaling(cores, args.people, args.variants, Path(d))
+        print(save("compress-cores", rows, info))
+        return
     rows = []
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)

@@ -17,6 +17,11 @@ three classifiers, 3 repeats) three times:
 eval records its own seconds (`real.seconds`, `synthetic.NAME.seconds`). The table gives the
 reference column's and each store's seconds, and the balanced accuracy of each classifier both ways,
 so a reader sees the time saved and that the measurement did not move.
+
+    python benchmarks/bench_eval.py --cores 16,4,2 [--stores 1]
+
+runs only the default eval, once under `--threads N` for each N (results/eval-cores.json): how the
+time per store falls with the cores a machine has.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ def main() -> None:
     parser.add_argument("--shared", type=Path, default=Path(__file__).parents[2] / "shared" / "data")
     parser.add_argument("--stores", type=int, default=2)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--cores", default=None, help="e.g. 16,4,2: the default eval under --threads N for each N")
     args = parser.parse_args()
     source = args.shared / "1kg-chr15-10k"
     if not (source / "genotypes.vcf.gz").exists():
@@ -56,7 +62,9 @@ def main() -> None:
             subprocess.run([*GENOMESYNTH, "baseline", str(real), "-o", str(stores[-1]), "--method", method, "--quiet"],
                            check=True, stdout=subprocess.DEVNULL)
         cores = machine()["cpu_cores"]
-        for patience, threads, chosen in ((0, None, stores[:1]), (3, None, stores), (3, 1, stores[:1])):
+        runs = ([(3, int(n), stores) for n in args.cores.split(",")] if args.cores else
+                [(0, None, stores[:1]), (3, None, stores), (3, 1, stores[:1])])
+        for patience, threads, chosen in runs:
             out = work / f"eval-{patience}-{threads}.json"
             subprocess.run([*GENOMESYNTH, "eval", *map(str, chosen), "--real", str(real), "--json", str(out),
                             "--classifier-patience", str(patience), "--device", args.device, "--quiet",
@@ -64,7 +72,7 @@ def main() -> None:
                            check=True, stdout=subprocess.DEVNULL)
             result = json.loads(out.read_text())
             early = "off (30 epochs)" if patience == 0 else f"patience {patience}"
-            cpu = f"{threads} core" if threads else f"all {cores} cores"
+            cpu = f"{threads} core{'s' * (threads > 1)}" if threads else f"all {cores} cores"
             sets = [("real (reference column)", result["real"])] + [(n, s) for n, s in result["synthetic"].items()]
             for name, values in sets:
                 row = {"early_stopping": early, "cores": cpu, "set": name, "seconds": values["seconds"]}
@@ -73,7 +81,7 @@ def main() -> None:
                     row[f"{kind}_epochs"] = round(scores["epochs"]["mean"], 1)
                 print(row, flush=True)
                 rows.append(row)
-    print(save(f"eval-{args.device}", rows))
+    print(save("eval-cores" if args.cores else f"eval-{args.device}", rows))
 
 
 if __name__ == "__main__":

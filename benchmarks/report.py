@@ -44,6 +44,12 @@ def main() -> None:
             ("compress_s", "compress (s)"), ("ratio", "compress / raw"),
             ("compress_indexed_s", "indexed (s)"), ("ratio_indexed", "indexed / raw"),
             ("compress_genotypes_per_s", "compress genotypes/s")]),
+        ("compress-cores", "compress as the cores grow (`bench_compress.py --cores 1,2,4,8,16 --people 4000 "
+         "--variants 40000`): plain file (one reader process) and tabix-indexed (one reader per core)", [
+            ("run", "run"), ("cohort", "cohort"), ("cores", "cores (--threads)"), ("raw_read_s", "raw read, 1 core (s)"),
+            ("compress_s", "plain (s)"), ("ratio", "plain / raw"), ("compress_indexed_s", "indexed (s)"),
+            ("ratio_indexed", "indexed / raw"), ("indexed_speedup", "indexed speed-up vs 1 core"),
+            ("indexed_genotypes_per_s", "indexed genotypes/s")]),
         ("model-tiny-cpu", "train and sample, tiny presets", [
             ("backbone", "backbone"), ("genes", "genes"), ("parameters", "parameters"),
             ("train_samples_per_s", "train samples/s"), ("sample_ddim50_genomes_per_s", "DDIM-50 genomes/s"),
@@ -84,6 +90,11 @@ def main() -> None:
             ("early_stopping", "classifier early stopping"), ("cores", "cores"), ("set", "column"), ("seconds", "seconds"),
             ("mlp_balanced_accuracy", "MLP bal. acc."), ("mlp_epochs", "MLP epoch kept"),
             ("transformer_balanced_accuracy", "transformer bal. acc."), ("transformer_epochs", "transformer epoch kept"),
+            ("cnn_balanced_accuracy", "CNN bal. acc."), ("cnn_epochs", "CNN epoch kept")]),
+        ("eval-cores", "`eval` per store on 1000 Genomes chr15 as the cores grow (`bench_eval.py --stores 1 "
+         "--cores 16,4,2`; the default eval under `--threads N`)", [
+            ("cores", "cores"), ("set", "column"), ("seconds", "seconds"),
+            ("mlp_balanced_accuracy", "MLP bal. acc."), ("transformer_balanced_accuracy", "transformer bal. acc."),
             ("cnn_balanced_accuracy", "CNN bal. acc."), ("cnn_epochs", "CNN epoch kept")]),
         ("knn-cuda", "exact k-NN on the GPU", [
             ("n", "people per set"), ("dim", "dimensions"), ("genomesynth_s", "genomesynth (s)")]),

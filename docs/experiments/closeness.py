@@ -15,6 +15,11 @@ Prints, in the standardised latents of a real store (rows: people, columns: real
    pattern carried by ≥ 5 training people, drawn from a posterior per person (`segment_posterior`), and
    `genomesynth eval`'s dispersion, AA, privacy and genotype metrics of every variant; then one variant
    drawn `--draws` times with other random streams (AA over 10 subsamples), beside the store itself.
+4. With `--copying OUT` and a synthetic store: haplotype copying in the manner of Li and Stephens
+   (2003) over k-anonymous segments (`copying`): each synthetic person copies runs of adjacent genes
+   from donors among the training people nearest it along the population axes, a run ending where
+   fewer than k training people carry it; the same metrics for a few settings, then one setting
+   drawn `--draws` times.
 """
 
 from __future__ import annotations
@@ -155,12 +160,59 @@ def segment_posterior(train: np.ndarray, synthetic: np.ndarray, m: int, noise: f
     return out
 
 
+def copying(train: np.ndarray, synthetic: np.ndarray, k: int, neighbours: int, switch: float, follow_donor: bool,
+            rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Each synthetic person's genes copied, run by run, from training people (genes × 8 standardised latents),
+    and the lengths of the runs copied.
+
+    A run starts at a donor drawn from the `neighbours` training people nearest the synthetic person along the
+    first 8 principal axes (the donors follow the generator's population latent); if fewer than k training
+    people carry the donor's pattern of that gene, the person keeps the generator's own latent there and the
+    next gene starts a new run. Otherwise the run goes on, gene by gene, with probability 1 − `switch`: with
+    `follow_donor` it copies the donor's next pattern, else a pattern drawn from those of the people who
+    carry the run so far (as often as they carry it); either way only while ≥ k training people carry the
+    whole run, so every copied segment is one that at least k training people share.
+    """
+    genes = np.flatnonzero(np.abs(train).sum((0, 2)) > 0)
+    flat_train, flat_syn = train[:, genes].reshape(len(train), -1), synthetic[:, genes].reshape(len(synthetic), -1)
+    centre = flat_train.mean(0)
+    axes = np.linalg.svd(flat_train - centre, full_matrices=False)[2][:POPULATION_AXES].T
+    near = np.argsort(squared((flat_syn - centre) @ axes, (flat_train - centre) @ axes), 1)[:, :neighbours]
+    ids = np.stack([np.unique(np.round(train[:, g], 4), axis=0, return_inverse=True)[1].ravel() for g in genes])
+    counts = [np.bincount(row) for row in ids]
+    out, lengths = synthetic.copy(), []
+    for s in range(len(synthetic)):
+        carriers: np.ndarray | None = None
+        donor, run = -1, 0
+        for j, g in enumerate(genes):
+            if carriers is not None and rng.random() >= switch:
+                values, carried = np.unique(ids[j, carriers], return_counts=True)
+                allowed = (carried >= k) & ((values == ids[j, donor]) if follow_donor else True)
+                if allowed.any():
+                    pattern = rng.choice(values[allowed], p=carried[allowed] / carried[allowed].sum())
+                    carriers = carriers[ids[j, carriers] == pattern]
+                    out[s, g] = train[carriers[0], g]
+                    run += 1
+                    continue
+            if run:
+                lengths.append(run)
+            donor, run, carriers = near[s, rng.integers(neighbours)], 0, None
+            if counts[j][ids[j, donor]] >= k:
+                carriers = np.flatnonzero(ids[j] == ids[j, donor])
+                out[s, g] = train[donor, g]
+                run = 1
+        if run:
+            lengths.append(run)
+    return out, np.array(lengths)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("real", type=Path)
     parser.add_argument("synthetic", type=Path, nargs="*")
     parser.add_argument("--segments", type=Path, help="folder for the segment-posterior variants of the first store")
-    parser.add_argument("--draws", type=int, default=4, help="with --segments: draws of one variant, to see their spread")
+    parser.add_argument("--copying", type=Path, help="folder for the haplotype-copying variants of the first store")
+    parser.add_argument("--draws", type=int, default=4, help="with --segments or --copying: draws of one variant")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
@@ -211,6 +263,21 @@ def main() -> None:
         draws = {name: syn} | {f"per gene per cluster, rare kept, draw {i + 1}": segment_posterior(
             train, syn, 5, 0.3, False, 7, True, np.random.default_rng(args.seed + 100 + i)) for i in range(args.draws)}
         print(table(args.real, mask, draws, args.segments / "draws", EvalConfig(metrics=METRICS, seed=args.seed, repeats=10)))
+
+    if args.copying and stores:
+        name, syn = next(iter(stores.items()))
+        variants, runs = {name: syn}, {}
+        for k, neighbours, switch, follow in [(5, 20, 0.1, False), (5, 20, 0.1, True), (5, 20, 0.02, True),
+                                              (5, 5, 0.1, True), (10, 20, 0.1, False)]:
+            label = f"copy k={k}, {neighbours} donors, switch {switch}{', follow the donor' if follow else ''}"
+            variants[label], runs[label] = copying(train, syn, k, neighbours, switch, follow, rng)
+        for label, lengths in runs.items():
+            print(f"{label}: runs of a median {np.median(lengths):.0f} genes (mean {lengths.mean():.1f}), "
+                  f"{lengths.sum() / (len(syn) * len(genes)):.2f} of the genes copied")
+        print(table(args.real, mask, variants, args.copying / "variants", EvalConfig(metrics=METRICS, seed=args.seed)))
+        draws = {name: syn} | {f"copy k=5, 20 donors, switch 0.02, follow the donor, draw {i + 1}": copying(
+            train, syn, 5, 20, 0.02, True, np.random.default_rng(args.seed + 200 + i))[0] for i in range(args.draws)}
+        print(table(args.real, mask, draws, args.copying / "draws", EvalConfig(metrics=METRICS, seed=args.seed, repeats=10)))
 
 
 METRICS = ("dispersion", "aa", "privacy", "genotype")

@@ -178,7 +178,10 @@ def decode(
     store: Annotated[Path, typer.Argument(help="A real or synthetic store.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="VCF to write (.vcf.gz, bgzipped).")],
     codec: Annotated[Path | None, typer.Option(help="The real store holding the codec (default: STORE).")] = None,
+    calls: Annotated[str, typer.Option(help="auto (drawn people's thresholds re-cut on their own dosages), "
+                                            "calibrated, or fixed (the codec's).")] = "auto",
     threads: Threads = None,
+    seed: Seed = 0,
     overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:
@@ -186,9 +189,10 @@ def decode(
     from genomesynth.compress import decode as run
 
     with make_progress(not quiet) as progress:
-        s = run(store, output, codec_path=codec, overwrite=overwrite, progress=progress)
+        s = run(store, output, codec_path=codec, calls=calls, seed=seed, overwrite=overwrite, progress=progress)
     out.print(_table("decode", [("output", s.output), ("people", f"{s.people:,}"),
-                                    ("variants", f"{s.variants:,}"), ("time", f"{s.seconds:.1f} s")]))
+                                    ("variants", f"{s.variants:,}"), ("calls", s.calls),
+                                    ("time", f"{s.seconds:.1f} s")]))
 
 
 @app.command()
@@ -478,6 +482,8 @@ def evaluate(
     classifier_patience: Annotated[int, typer.Option(
         help="Stop a classifier after this many epochs without a lower loss on its 10 % validation split "
              "(the best epoch's weights are kept); 0: train every epoch on all people.")] = 3,
+    calls: Annotated[str, typer.Option(help="Synthetic genotype calls: auto (drawn people's thresholds re-cut on "
+                                            "their own dosages, as decode does), calibrated, or fixed.")] = "auto",
     name: Annotated[list[str] | None, typer.Option("--name", help="Column name per store (repeat).")] = None,
     json_path: Annotated[Path | None, typer.Option("--json", help="Write the result as JSON here.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
@@ -498,7 +504,7 @@ def evaluate(
     chosen = METRICS if metrics == "all" else tuple(m.strip() for m in metrics.split(",") if m.strip())
     config = EvalConfig(metrics=chosen, classifiers=tuple(c.strip() for c in classifiers.split(",") if c.strip()),
                         k=k, repeats=repeats, max_people=max_people, classifier_epochs=classifier_epochs,
-                        classifier_patience=classifier_patience, seed=seed,
+                        classifier_patience=classifier_patience, seed=seed, calls=calls,
                         device=str(resolve_device(device)))
     with make_progress(not quiet) as progress:
         result = run(synthetic, real, config, names=name or None, progress=progress)

@@ -20,7 +20,9 @@ nearly as groups of equal dosages allow: a threshold sits only between distinct 
 no call depends on float rounding.
 A decoded dosage d becomes the call (d ≥ t1) + (d ≥ t2). On real people this reproduces the input
 genotypes almost exactly; on synthetic people it keeps each SNP's genotype frequencies when the
-generator keeps the dosage distribution. Haploid cohorts use t1 alone.
+generator keeps the dosage distribution. Haploid cohorts use t1 alone. Drawn people's dosages do not
+keep it (they spread between the genotypes), and decode/eval re-cut their thresholds on their own
+dosages: genomesynth/calibration.py.
 """
 
 from __future__ import annotations

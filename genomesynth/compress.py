@@ -19,6 +19,7 @@ import numpy as np
 from rich.progress import Progress
 
 from genomesynth import LATENT_DIM
+from genomesynth.calibration import calibrate, store_inbreeding, subsample, use_calibrated
 from genomesynth.codec import Codec, codec_id, fit_genes
 from genomesynth.errors import GenomesynthError
 from genomesynth.io import Cohort, VariantBlock, open_cohort
@@ -565,6 +566,7 @@ class DecodeSummary:
     people: int
     variants: int
     seconds: float
+    calls: str = "fixed"
 
 
 def decode(
@@ -572,10 +574,14 @@ def decode(
     output: str | Path,
     *,
     codec_path: str | Path | None = None,
+    calls: str = "auto",
+    seed: int = 0,
     overwrite: bool = False,
     progress: Progress | None = None,
 ) -> DecodeSummary:
-    """Latents → dosages (through the codec) → frequency-matched calls → a bgzipped VCF."""
+    """Latents → dosages (through the codec) → calls → a bgzipped VCF. The calls use the codec's
+    frequency-matched thresholds, or for drawn people thresholds re-cut on their own dosages
+    (`calls`: auto, calibrated or fixed; genomesynth/calibration.py; `seed` picks the people they are cut on)."""
     progress = progress or quiet()
     started = time.perf_counter()
     output = Path(output)
@@ -594,6 +600,10 @@ def decode(
                 f"({reference.attrs.get('codec_id')}); decode with the real store it was made from"
             )
         codec = load_codec(reference)
+        calibrated = use_calibrated(calls, dict(store.attrs), store.ploidy)
+        if calibrated:
+            f = store_inbreeding(store, reference)
+            codec = calibrate(codec, store.read_people(subsample(store.n_people, seed)), f)
         samples = list(store.sample_id())
         n_variants = len(codec.gene)
         tmp = Path(tempfile.mkdtemp(prefix=".genomesynth-", dir=output.parent))
@@ -619,9 +629,13 @@ def decode(
                 progress.update(task, completed=n_variants)
 
             part = tmp / output.name
-            header = [f"##source=genomesynth decode of {store.path.name} (role {store.role})"]
+            header = [f"##source=genomesynth decode of {store.path.name} (role {store.role})",
+                      "##genomesynth_calls=" + (f"calibrated (thresholds re-cut on the drawn people's dosages, "
+                                                f"inbreeding F={f:.4f}, seed {seed})" if calibrated
+                                                else "fixed (the codec's frequency-matched thresholds)")]
             write_vcf(part, samples, contigs, rows(), store.ploidy, header)
             part.replace(output)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-    return DecodeSummary(str(output), len(samples), n_variants, time.perf_counter() - started)
+    return DecodeSummary(str(output), len(samples), n_variants, time.perf_counter() - started,
+                         f"calibrated (F = {f:.3f})" if calibrated else "fixed")

@@ -22,6 +22,8 @@ import numpy as np
 from rich.progress import Progress
 
 from genomesynth import __version__, checks
+from genomesynth.calibration import MODES as CALL_MODES
+from genomesynth.calibration import calibrate, cohort_inbreeding, use_calibrated
 from genomesynth.compress import load_codec
 from genomesynth.errors import GenomesynthError
 from genomesynth.metrics.adversarial import adversarial_accuracy, equal_subsamples, nn_test
@@ -62,6 +64,9 @@ class EvalConfig:
     workers: int | None = None
     """Processes that train the classifiers side by side on the CPU when a transformer or CNN is among them (None:
     this job's share of the cores; 1: one after another here). The scores do not depend on it (metrics/runner.py)."""
+    calls: str = "auto"
+    """Genotype calls of synthetic sets: auto (re-cut on drawn people's own dosages, genomesynth/calibration.py),
+    calibrated or fixed (the codec's thresholds)."""
 
     def __post_init__(self) -> None:
         checks.whole("k", self.k)
@@ -72,6 +77,8 @@ class EvalConfig:
         unknown = set(self.metrics) - set(METRICS)
         if unknown:
             raise GenomesynthError(f"--metrics: unknown {', '.join(sorted(unknown))}; choose from all,{','.join(METRICS)}")
+        if self.calls not in CALL_MODES:
+            raise GenomesynthError(f"--calls {self.calls!r}: use {', '.join(CALL_MODES)}")
         unknown = set(self.classifiers) - set(CLASSIFIERS)
         if unknown:
             raise GenomesynthError(f"--classifiers: unknown {', '.join(sorted(unknown))}; choose from {','.join(CLASSIFIERS)}")
@@ -259,8 +266,9 @@ def evaluate(
             train_calls, test_calls = (codec.calls(codec.dosages(x)) for x in (train_full[decoded], test_full))
             train_labels = train.labels[decoded]
         genotypes = GenotypeReference(codec, train_calls, config.seed) if "genotype" in metrics else None
+        cohort_f = cohort_inbreeding(real_store) if codec is not None and codec.ploidy == 2 else None
         if genotypes is not None:
-            ref["genotype"] = genotypes.compare(test_calls)
+            ref["genotype"] = genotypes.compare(test_calls) | {"calls": "fixed", "inbreeding": cohort_f}
         kinship = (KinshipPanel(train_calls, test_calls, config.seed, train_labels=train_labels, test_labels=test.labels)
                    if "kinship" in metrics and codec.ploidy == 2 else None)  # one panel for the reference and every store
         if kinship is not None:
@@ -281,6 +289,7 @@ def evaluate(
                     raise GenomesynthError(f"{syn_store.path}: {syn_store.n_people} synthetic people; evaluation needs at least 2")
                 pick = np.sort(rng.choice(syn_store.n_people, min(cap, syn_store.n_people), replace=False))
                 syn, syn_full = _load(syn_store, pick, mask)
+                syn_attrs = dict(syn_store.attrs)
             out: dict[str, Any] = {"people": len(pick)}
             n = min(len(pick), n_test)
             if axes is not None:
@@ -310,10 +319,13 @@ def evaluate(
                 out.update(privacy(syn.raw, train.raw, test.raw, config.seed, dev, train.labels, test.labels))
             syn_decoded = np.sort(rng.choice(len(syn_full), min(DECODED, len(syn_full)), replace=False))
             syn_labels = syn.labels[syn_decoded]
+            calibrated = codec is not None and use_calibrated(config.calls, syn_attrs, codec.ploidy)
             if codec is not None:
-                syn_calls = codec.calls(codec.dosages(syn_full[syn_decoded]))
+                decoded_people = syn_full[syn_decoded]
+                syn_codec = calibrate(codec, decoded_people, cohort_f) if calibrated else codec
+                syn_calls = syn_codec.calls(syn_codec.dosages(decoded_people))
             if genotypes is not None:
-                out["genotype"] = genotypes.compare(syn_calls)
+                out["genotype"] = genotypes.compare(syn_calls) | {"calls": "calibrated" if calibrated else "fixed"}
             if kinship is not None:
                 out["kinship"] = kinship.replay(syn_calls)
             if "gwas" in metrics and labelled:

@@ -131,14 +131,14 @@ def inbreeding_attrs(real_store: Any) -> dict[str, float]:
     return {"inbreeding": cohort_inbreeding(real_store)}
 
 
-def store_inbreeding(store: Any, codec_store: Any) -> float:
-    """The F to calibrate a drawn store's calls with: its own record, else the real codec store's cohort."""
+def store_inbreeding(store: Any, codec_store: Any) -> float | None:
+    """The F to calibrate a drawn store's calls with: its own record, else the real codec store's cohort;
+    None for a store from an older genomesynth decoded without its real store."""
     if "inbreeding" in store.attrs:
         return float(store.attrs["inbreeding"])
     if codec_store.role == "real":
         return cohort_inbreeding(codec_store)
-    raise GenomesynthError(f"{store.path}: no cohort inbreeding coefficient recorded (a store from an older "
-                           "genomesynth); pass --codec with the real store, or --calls fixed")
+    return None
 
 
 def subsample(n: int, seed: int) -> np.ndarray:

@@ -601,8 +601,16 @@ def decode(
             )
         codec = load_codec(reference)
         calibrated = use_calibrated(calls, dict(store.attrs), store.ploidy)
+        f = store_inbreeding(store, reference) if calibrated else None
+        if calibrated and f is None:
+            if calls == "calibrated":
+                raise GenomesynthError(f"{store.path}: no cohort inbreeding coefficient recorded (a store from an "
+                                       "older genomesynth); pass --codec with the real store it was drawn from")
+            calibrated = False  # auto: an older store without its real store keeps the codec's thresholds
+            note = " (no cohort F recorded: pass --codec REAL.zarr to re-cut)"
+        else:
+            note = ""
         if calibrated:
-            f = store_inbreeding(store, reference)
             codec = calibrate(codec, store.read_people(subsample(store.n_people, seed)), f)
         samples = list(store.sample_id())
         n_variants = len(codec.gene)
@@ -638,4 +646,4 @@ def decode(
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return DecodeSummary(str(output), len(samples), n_variants, time.perf_counter() - started,
-                         f"calibrated (F = {f:.3f})" if calibrated else "fixed")
+                         f"calibrated (F = {f:.3f})" if calibrated else "fixed" + note)

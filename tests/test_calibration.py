@@ -103,3 +103,16 @@ def test_decode_and_eval_recut_a_drawn_store_and_keep_a_mosaic(real_store, tmp_p
     assert result["synthetic"]["g"]["genotype"]["calls"] == "calibrated"
     assert result["synthetic"]["m"]["genotype"]["calls"] == "fixed"
     assert result["real"]["genotype"]["inbreeding"] == pytest.approx(f)
+
+
+def test_an_older_drawn_store_without_its_cohort_f_keeps_the_codec_thresholds_unless_told(real_store, tmp_path):
+    import zarr
+
+    reference_generator(real_store, tmp_path / "gauss.zarr", "gaussian", seed=1)
+    group = zarr.open_group(str(tmp_path / "gauss.zarr"), mode="r+")
+    group.attrs.put({k: v for k, v in group.attrs.asdict().items() if k != "inbreeding"})  # as before this change
+    summary = decode(tmp_path / "gauss.zarr", tmp_path / "old.vcf.gz")
+    assert summary.calls.startswith("fixed (no cohort F recorded")
+    assert decode(tmp_path / "gauss.zarr", tmp_path / "with.vcf.gz", codec_path=real_store).calls.startswith("calibrated")
+    with pytest.raises(GenomesynthError, match="--codec"):
+        decode(tmp_path / "gauss.zarr", tmp_path / "forced.vcf.gz", calls="calibrated")

@@ -12,7 +12,7 @@ d="$1/chr15-labelled"
 work="$d/judge"
 mkdir -p "$work"
 # the baseline backbone's people as the VCF a user receives, and back through the codec
-genomesynth decode "$d/synthetic/baseline.zarr" -o "$work/baseline.vcf.gz" --overwrite -q > /dev/null
+genomesynth decode "$d/synthetic/baseline.zarr" --codec "$d/real.zarr" -o "$work/baseline.vcf.gz" --overwrite -q > /dev/null
 python - "$d/synthetic/baseline.zarr" "$work/baseline-labels.tsv" <<'PY'
 import sys
 from genomesynth.store import open_store

@@ -116,3 +116,17 @@ def test_an_older_drawn_store_without_its_cohort_f_keeps_the_codec_thresholds_un
     assert decode(tmp_path / "gauss.zarr", tmp_path / "with.vcf.gz", codec_path=real_store).calls.startswith("calibrated")
     with pytest.raises(GenomesynthError, match="--codec"):
         decode(tmp_path / "gauss.zarr", tmp_path / "forced.vcf.gz", calls="calibrated")
+
+
+def test_the_kinship_and_gwas_figures_decode_drawn_people_as_eval_does(real_store, tmp_path):
+    from genomesynth.plots import _decoded_sets
+
+    reference_generator(real_store, tmp_path / "gauss.zarr", "gaussian", seed=1)
+    reference_generator(real_store, tmp_path / "mosaic.zarr", "mosaic", seed=2)
+    sets, codec, _ = _decoded_sets(real_store, [tmp_path / "gauss.zarr", tmp_path / "mosaic.zarr"], ["g", "m"],
+                                   max_people=10_000, seed=0)
+    with open_store(real_store) as real, open_store(tmp_path / "gauss.zarr") as g, open_store(tmp_path / "mosaic.zarr") as m:
+        drawn, mosaic = g.read_people(np.arange(g.n_people)), m.read_people(np.arange(m.n_people))
+        recut = calibrate(codec, drawn, cohort_inbreeding(real))
+    assert np.array_equal(sets["g"][0], recut.calls(recut.dosages(drawn)))
+    assert np.array_equal(sets["m"][0], codec.calls(codec.dosages(mosaic)))

@@ -76,6 +76,20 @@ def test_read_people_returns_the_requested_order(real_store):
         np.testing.assert_array_equal(store.read_people(index), everyone[index])
 
 
+@pytest.mark.parametrize("suffix", [".zarr", ".h5"])
+def test_read_people_reads_scattered_people_across_chunks(tmp_path, suffix):
+    from conftest import write_latent_store
+
+    n, genes = 9000, 32
+    latents = np.random.default_rng(0).normal(size=(n, genes, 8)).astype(np.float32)
+    path = write_latent_store(tmp_path / f"many{suffix}", latents, np.zeros(n, int), np.ones((genes, 8), bool))
+    with open_store(path) as store:
+        assert store.latents.chunks[0] < n  # several chunks
+        index = np.random.default_rng(1).choice(n, 2500, replace=False)
+        index = np.concatenate([index, [0, n - 1, index[0]]])
+        np.testing.assert_array_equal(store.read_people(index), latents[index])
+
+
 def test_block_mode_without_annotation(cohort, tmp_path):
     summary = compress(cohort.vcf, tmp_path / "b.zarr", CompressConfig(block_size=7, test_fraction=0))
     # 40 kept SNPs: chr1 has 20 → 7+7+6, chr2 has 20 → 7+7+6

@@ -16,7 +16,8 @@ dosages, keeping what the generator says and taking from the cohort one number:
   coefficient F = 1 − Σ observed heterozygosity / Σ expected (population structure makes it > 0):
   P(0) = q² + Fpq, P(1) = 2pq(1 − F), P(2) = p² + Fpq with q = 1 − p;
 - each threshold sits halfway between the drawn dosages that bracket its share (people sorted by
-  dosage), so the drawn people get those shares.
+  dosage), so the drawn people get those shares; a SNP where equal dosages straddle a cut (the same
+  dosage for everyone, say) keeps the codec's thresholds.
 
 Stores of reconstructed real genotypes (real, `encode`d, the gene mosaic) keep the codec's thresholds:
 their dosages are what the thresholds were made for. Haploid cohorts keep them too (one threshold,
@@ -91,13 +92,17 @@ def genotype_shares(p: np.ndarray, f: float) -> tuple[np.ndarray, np.ndarray]:
     return zero, zero + 2 * pq * (1 - f_snp)
 
 
-def _cut(ordered: np.ndarray, share: np.ndarray) -> np.ndarray:
-    """Per column of dosages sorted along people: a threshold with `share` of the people below it."""
+def _cut(ordered: np.ndarray, share: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per column of dosages sorted along people: a threshold with `share` of the people below it, and
+    whether one exists (False where equal dosages straddle the cut, e.g. a SNP whose dosage is the same
+    for everyone)."""
     n, columns = ordered.shape
     below = np.clip(np.rint(share * n).astype(np.int64), 0, n)
     under = ordered[np.maximum(below - 1, 0), np.arange(columns)]
     over = ordered[np.minimum(below, n - 1), np.arange(columns)]
-    return np.where(below == 0, -np.inf, np.where(below == n, np.inf, (under + over) / 2)).astype(np.float32)
+    ends = (below == 0) | (below == n)
+    cut = np.where(below == 0, -np.inf, np.where(below == n, np.inf, (under + over) / 2)).astype(np.float32)
+    return cut, ends | (under < over)
 
 
 def calibrate(codec: Codec, latents: np.ndarray, f: float) -> Codec:
@@ -109,8 +114,9 @@ def calibrate(codec: Codec, latents: np.ndarray, f: float) -> Codec:
         p = part.calls(dosages).mean(0) / 2
         zero, up_to_one = genotype_shares(p.astype(np.float64), f)
         ordered = np.sort(dosages, axis=0)
-        thresholds[start : start + len(part.gene), 0] = _cut(ordered, zero)
-        thresholds[start : start + len(part.gene), 1] = _cut(ordered, up_to_one)
+        (low, low_ok), (high, high_ok) = _cut(ordered, zero), _cut(ordered, up_to_one)
+        cut = np.stack([low, high], axis=1)
+        thresholds[start : start + len(part.gene)] = np.where((low_ok & high_ok)[:, None], cut, part.thresholds)
         start += len(part.gene)
     return dataclasses.replace(codec, thresholds=thresholds)
 

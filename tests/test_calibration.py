@@ -48,6 +48,17 @@ def test_calibrated_calls_keep_the_allele_frequency_and_take_the_cohort_heterozy
     assert np.array_equal(recut.gene, codec.gene) and recut.loadings is codec.loadings
 
 
+def test_a_snp_whose_dosage_is_the_same_for_everyone_keeps_the_codec_thresholds():
+    codec = toy_codec(snps=3)
+    codec.loadings[1] = 0  # SNP 1's dosage is its mean (1.0 after the next line) for everyone: fixed calls all 1
+    codec.mean[1] = 1.0
+    latents = np.random.default_rng(2).normal(size=(500, 1, 8)).astype(np.float32)
+    recut = calibrate(codec, latents, 0.1)
+    np.testing.assert_array_equal(recut.thresholds[1], codec.thresholds[1])
+    assert np.all(recut.calls(recut.dosages(latents))[:, 1] == 1)
+    assert not np.array_equal(recut.thresholds[[0, 2]], codec.thresholds[[0, 2]])
+
+
 def test_inbreeding_reads_the_deficit_of_heterozygotes():
     codec = Codec(gene=np.zeros(1, np.int64), loadings=np.eye(1, 8, dtype=np.float32), mean=np.zeros(1, np.float32),
                   thresholds=np.array([[0.5, 1.5]], np.float32), ploidy=2)

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from genomesynth.codec import Codec
+from genomesynth.codec import Codec, cuts_at
 from genomesynth.errors import GenomesynthError
 
 CALIBRATION_PEOPLE = 2000
@@ -92,19 +92,6 @@ def genotype_shares(p: np.ndarray, f: float) -> tuple[np.ndarray, np.ndarray]:
     return zero, zero + 2 * pq * (1 - f_snp)
 
 
-def _cut(ordered: np.ndarray, share: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per column of dosages sorted along people: a threshold with `share` of the people below it, and
-    whether one exists (False where equal dosages straddle the cut, e.g. a SNP whose dosage is the same
-    for everyone)."""
-    n, columns = ordered.shape
-    below = np.clip(np.rint(share * n).astype(np.int64), 0, n)
-    under = ordered[np.maximum(below - 1, 0), np.arange(columns)]
-    over = ordered[np.minimum(below, n - 1), np.arange(columns)]
-    ends = (below == 0) | (below == n)
-    cut = np.where(below == 0, -np.inf, np.where(below == n, np.inf, (under + over) / 2)).astype(np.float32)
-    return cut, ends | (under < over)
-
-
 def calibrate(codec: Codec, latents: np.ndarray, f: float) -> Codec:
     """The codec with every SNP's thresholds re-cut on these drawn people's dosages (see the module docstring)."""
     thresholds = np.empty_like(codec.thresholds)
@@ -112,11 +99,11 @@ def calibrate(codec: Codec, latents: np.ndarray, f: float) -> Codec:
     for part in _slabs(codec):
         dosages = part.dosages(latents)
         p = part.calls(dosages).mean(0) / 2
-        zero, up_to_one = genotype_shares(p.astype(np.float64), f)
-        ordered = np.sort(dosages, axis=0)
-        (low, low_ok), (high, high_ok) = _cut(ordered, zero), _cut(ordered, up_to_one)
-        cut = np.stack([low, high], axis=1)
-        thresholds[start : start + len(part.gene)] = np.where((low_ok & high_ok)[:, None], cut, part.thresholds)
+        ordered = np.sort(dosages.T, axis=-1)  # (variants, people)
+        n = ordered.shape[1]
+        n_below = np.clip(np.rint(np.stack(genotype_shares(p.astype(np.float64), f), axis=1) * n).astype(np.int64), 0, n)
+        cut, separates = cuts_at(ordered, n_below)
+        thresholds[start : start + len(part.gene)] = np.where(separates.all(1)[:, None], cut, part.thresholds)
         start += len(part.gene)
     return dataclasses.replace(codec, thresholds=thresholds)
 

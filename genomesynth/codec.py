@@ -150,10 +150,19 @@ def _frequency_thresholds(recon: torch.Tensor, raw: torch.Tensor, ploidy: int) -
     # numpy's sort along contiguous rows is several times faster than torch's on the CPU
     ordered = np.sort(recon.cpu().numpy(), axis=-1)
     n_below = _allowed_cut(ordered, np.rint(shares * n).astype(np.int64))  # people below each cut
-    below = np.take_along_axis(ordered, np.clip(n_below - 1, 0, n - 1), axis=2)
-    above = np.take_along_axis(ordered, np.clip(n_below, 0, n - 1), axis=2)
+    return torch.from_numpy(cuts_at(ordered, n_below)[0]).to(recon.device)
+
+
+def cuts_at(ordered: np.ndarray, n_below: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Thresholds with n_below of each row's sorted values (last axis) beneath them: halfway between the two
+    values that bracket the cut, −inf / +inf at the ends (float32); and whether those two values differ (a cut
+    inside a run of equal values cannot separate them)."""
+    n = ordered.shape[-1]
+    below = np.take_along_axis(ordered, np.clip(n_below - 1, 0, n - 1), axis=-1)
+    above = np.take_along_axis(ordered, np.clip(n_below, 0, n - 1), axis=-1)
+    ends = (n_below <= 0) | (n_below >= n)
     cut = np.where(n_below <= 0, -np.inf, np.where(n_below >= n, np.inf, (below + above) / 2)).astype(np.float32)
-    return torch.from_numpy(cut).to(recon.device)
+    return cut, ends | (below < above)
 
 
 def _allowed_cut(ordered: np.ndarray, target: np.ndarray) -> np.ndarray:

@@ -84,6 +84,15 @@ def patterns(x: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return unique[keep], counts[keep], index[inverse.ravel()]
 
 
+def population_coordinates(train: np.ndarray, synthetic: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The genes present, and both sets' coordinates along the training people's first 8 principal axes."""
+    genes = np.flatnonzero(np.abs(train).sum((0, 2)) > 0)
+    flat_train, flat_syn = train[:, genes].reshape(len(train), -1), synthetic[:, genes].reshape(len(synthetic), -1)
+    centre = flat_train.mean(0)
+    axes = np.linalg.svd(flat_train - centre, full_matrices=False)[2][:POPULATION_AXES].T
+    return genes, (flat_train - centre) @ axes, (flat_syn - centre) @ axes
+
+
 def segment_posterior(train: np.ndarray, synthetic: np.ndarray, m: int, noise: float, chain: bool,
                       clusters: int, keep_rare: bool, rng: np.random.Generator) -> np.ndarray:
     """Each synthetic person's genes replaced by k-anonymous training patterns (genes × 8 standardised latents).
@@ -97,12 +106,9 @@ def segment_posterior(train: np.ndarray, synthetic: np.ndarray, m: int, noise: f
     Gaussian with those people's mean and variance per position (noised as the patterns are); a person drawn
     into it keeps the generator's own latent for that gene.
     """
-    genes = np.flatnonzero(np.abs(train).sum((0, 2)) > 0)
-    flat_train, flat_syn = train[:, genes].reshape(len(train), -1), synthetic[:, genes].reshape(len(synthetic), -1)
-    centre = flat_train.mean(0)
-    axes = np.linalg.svd(flat_train - centre, full_matrices=False)[2][:POPULATION_AXES].T
-    mixture = GaussianMixture(clusters, covariance_type="full", n_init=2, random_state=0).fit((flat_train - centre) @ axes)
-    train_cluster, syn_cluster = mixture.predict((flat_train - centre) @ axes), mixture.predict((flat_syn - centre) @ axes)
+    genes, train_z, syn_z = population_coordinates(train, synthetic)
+    mixture = GaussianMixture(clusters, covariance_type="full", n_init=2, random_state=0).fit(train_z)
+    train_cluster, syn_cluster = mixture.predict(train_z), mixture.predict(syn_z)
     scale = math.sqrt(1 - noise)
     tables, likelihood = [], []
     width = train.shape[2]
@@ -173,12 +179,9 @@ def copying(train: np.ndarray, synthetic: np.ndarray, k: int, neighbours: int, s
     carry the run so far (as often as they carry it); either way only while ≥ k training people carry the
     whole run, so every copied segment is one that at least k training people share.
     """
-    genes = np.flatnonzero(np.abs(train).sum((0, 2)) > 0)
-    flat_train, flat_syn = train[:, genes].reshape(len(train), -1), synthetic[:, genes].reshape(len(synthetic), -1)
-    centre = flat_train.mean(0)
-    axes = np.linalg.svd(flat_train - centre, full_matrices=False)[2][:POPULATION_AXES].T
-    near = np.argsort(squared((flat_syn - centre) @ axes, (flat_train - centre) @ axes), 1)[:, :neighbours]
-    ids = np.stack([np.unique(np.round(train[:, g], 4), axis=0, return_inverse=True)[1].ravel() for g in genes])
+    genes, train_z, syn_z = population_coordinates(train, synthetic)
+    near = np.argsort(squared(syn_z, train_z), 1)[:, :neighbours]
+    ids = np.stack([patterns(train[:, g], 1)[2] for g in genes])  # each person's pattern of each gene
     counts = [np.bincount(row) for row in ids]
     out, lengths = synthetic.copy(), []
     for s in range(len(synthetic)):

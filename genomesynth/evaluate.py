@@ -233,17 +233,9 @@ def evaluate(
         }
         ref = result["real"]
         started = time.perf_counter()
-        axes = None
-        if "dispersion" in metrics:
-            train_std = train.standardised(mean, std, mask, train_full)[:, mask]
-            axes = principal_axes(train_std)
-            ref["dispersion"] = dispersion(train_std, test.standardised(mean, std, mask, test_full)[:, mask], axes)
-        if "aa" in metrics:
-            ref["aa"] = aa_pair(train.raw, test.raw, n_test)
-        if "nn" in metrics:
-            ref["nn_test"] = nn_pair(train.raw, test.raw, n_test)
+        # every classifier fit of a column is submitted first and awaited last: with workers they train side by
+        # side while this process computes the column's other metrics (none of which they depend on)
         real_people = labelled_people(train, train_full) if labelled and metrics & {"tstr", "augment"} else None
-        # every classifier fit of a set is submitted before any is awaited: with workers they run side by side
         ref_tstr = (submit_tstr(runner, real_people, config.classifiers, config.repeats, config.seed)
                     if "tstr" in metrics and real_people is not None else None)
         if "augment" in metrics and real_people is not None:
@@ -253,13 +245,15 @@ def evaluate(
                 return submit_augmentation(runner, real_people, subsets, extra, config.seed, config.classifiers[0], rest)
 
             real_only_curve, rest_curve = curve(None), curve(None, rest=True)
-        if ref_tstr is not None:
-            ref["tstr"] = ref_tstr()
-        if "augment" in metrics and real_people is not None:
-            real_only, with_rest = real_only_curve(), rest_curve()
-            ref["augment"] = {"fractions": list(AUGMENT_FRACTIONS), "classifier": config.classifiers[0],
-                              "real_only": real_only, "augmented": with_rest,
-                              "gain": float(np.mean(np.subtract(with_rest, real_only)))}
+        axes = None
+        if "dispersion" in metrics:
+            train_std = train.standardised(mean, std, mask, train_full)[:, mask]
+            axes = principal_axes(train_std)
+            ref["dispersion"] = dispersion(train_std, test.standardised(mean, std, mask, test_full)[:, mask], axes)
+        if "aa" in metrics:
+            ref["aa"] = aa_pair(train.raw, test.raw, n_test)
+        if "nn" in metrics:
+            ref["nn_test"] = nn_pair(train.raw, test.raw, n_test)
         codec = load_codec(real_store) if metrics & {"genotype", "kinship", "gwas"} else None
         decoded = np.sort(rng.choice(len(train_full), min(DECODED, len(train_full)), replace=False))
         if codec is not None:
@@ -276,6 +270,13 @@ def evaluate(
         if "gwas" in metrics and labelled:
             train_scan = Scan.of(train_calls, train_labels, n_classes)  # scanned once, compared with every set
             ref["gwas"] = concordance(train_scan, Scan.of(test_calls, test.labels, n_classes))
+        if ref_tstr is not None:
+            ref["tstr"] = ref_tstr()
+        if "augment" in metrics and real_people is not None:
+            real_only, with_rest = real_only_curve(), rest_curve()
+            ref["augment"] = {"fractions": list(AUGMENT_FRACTIONS), "classifier": config.classifiers[0],
+                              "real_only": real_only, "augmented": with_rest,
+                              "gain": float(np.mean(np.subtract(with_rest, real_only)))}
         ref["seconds"] = round(time.perf_counter() - started, 2)  # loading the real sets and the reference column
         progress.advance(task)
 
@@ -292,6 +293,13 @@ def evaluate(
                 syn_attrs = dict(syn_store.attrs)
             out: dict[str, Any] = {"people": len(pick)}
             n = min(len(pick), n_test)
+            syn_people = (labelled_people(syn, syn_full) if real_people is not None and metrics & {"tstr", "augment"}
+                          else None)
+            syn_tstr = (submit_tstr(runner, syn_people, config.classifiers, config.repeats, config.seed)
+                        if "tstr" in metrics and syn_people is not None else None)
+            added_curve = curve(syn_people) if "augment" in metrics and syn_people is not None else None
+            if syn_tstr is None and "tstr" in metrics and real_people is not None:  # e.g. another generator's VCF encoded without --labels
+                out.setdefault("notes", []).append("TSTR skipped: the store has fewer than 2 labels among its people")
             if axes is not None:
                 out["dispersion"] = dispersion(train_std, syn.standardised(mean, std, mask, syn_full)[:, mask], axes)
             if "aa" in metrics:
@@ -301,20 +309,6 @@ def evaluate(
                 out["privacy_loss"] = out["aa"]["test"]["aa"] - out["aa"]["train"]["aa"]
             if "nn" in metrics:
                 out["nn_test"] = {"train": nn_pair(syn.raw, train.raw, n), "test": nn_pair(syn.raw, test.raw, n)}
-            syn_people = (labelled_people(syn, syn_full) if real_people is not None and metrics & {"tstr", "augment"}
-                          else None)
-            syn_tstr = (submit_tstr(runner, syn_people, config.classifiers, config.repeats, config.seed)
-                        if "tstr" in metrics and syn_people is not None else None)
-            added_curve = curve(syn_people) if "augment" in metrics and syn_people is not None else None
-            if syn_tstr is not None:
-                out["tstr"] = syn_tstr()
-            elif "tstr" in metrics and real_people is not None:  # e.g. another generator's VCF encoded without --labels
-                out.setdefault("notes", []).append("TSTR skipped: the store has fewer than 2 labels among its people")
-            if added_curve is not None:
-                added = added_curve()
-                out["augment"] = {"augmented": added, "real_only": real_only,
-                                  "gain": float(np.mean(np.subtract(added, real_only)))}
-            del syn_people  # its shared memory goes with it
             if "privacy" in metrics:
                 out.update(privacy(syn.raw, train.raw, test.raw, config.seed, dev, train.labels, test.labels))
             syn_decoded = np.sort(rng.choice(len(syn_full), min(DECODED, len(syn_full)), replace=False))
@@ -333,6 +327,13 @@ def evaluate(
                     out["gwas"] = concordance(train_scan, Scan.of(syn_calls, syn_labels, n_classes))
                 else:
                     out.setdefault("notes", []).append("GWAS skipped: the store has fewer than 2 labels among its people")
+            if syn_tstr is not None:
+                out["tstr"] = syn_tstr()
+            if added_curve is not None:
+                added = added_curve()
+                out["augment"] = {"augmented": added, "real_only": real_only,
+                                  "gain": float(np.mean(np.subtract(added, real_only)))}
+            del syn_people  # its shared memory goes with it
             out["seconds"] = round(time.perf_counter() - started, 2)
             result["synthetic"][name] = out
             progress.advance(task)

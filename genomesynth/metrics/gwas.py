@@ -24,11 +24,21 @@ from scipy.special import log_ndtr
 
 def trend_test(calls: np.ndarray, label: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(signed r, −log10 p) per SNP of calls (people, SNPs) against a 0/1 label."""
-    x = calls.astype(np.float64)
-    y = label.astype(np.float64)
-    xc, yc = x - x.mean(0), y - y.mean()
-    denominator = np.sqrt((xc**2).sum(0) * (yc**2).sum())
-    r = np.where(denominator > 0, (xc * yc[:, None]).sum(0) / np.maximum(denominator, 1e-300), 0.0)
+    r, logp = trend_tests(calls, label[:, None])
+    return r[0], logp[0]
+
+
+def trend_tests(calls: np.ndarray, labels: np.ndarray, block: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """(signed r, −log10 p) of shape (labels, SNPs): calls (people, SNPs) against each 0/1 column of labels
+    (people, labels); each block of SNPs is centred once for every label (memory: one float64 block)."""
+    y = labels.astype(np.float64)
+    y -= y.mean(0)
+    r = np.empty((y.shape[1], calls.shape[1]))
+    for a in range(0, calls.shape[1], block):
+        x = calls[:, a : a + block].astype(np.float64)
+        x -= x.mean(0)
+        denominator = np.sqrt(np.outer((y**2).sum(0), (x**2).sum(0)))
+        r[:, a : a + block] = np.where(denominator > 0, (y.T @ x) / np.maximum(denominator, 1e-300), 0.0)
     # χ²₁ tail in logs without underflow: P(χ²₁ > n·r²) = 2·Φ(−√n·|r|) (scipy's chi2.logsf is −inf past ~1,400)
     logp = -(np.log(2) + log_ndtr(-np.sqrt(len(y)) * np.abs(r))) / np.log(10)
     return r, logp
@@ -37,9 +47,8 @@ def trend_test(calls: np.ndarray, label: np.ndarray) -> tuple[np.ndarray, np.nda
 def scans(calls: np.ndarray, label: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
     """(signed r, −log10 p) of shape (scans, SNPs): one scan for a binary label, one per class otherwise."""
     keep = (label >= 0) & (label < n_classes)
-    targets = [label[keep] == 1] if n_classes == 2 else [label[keep] == c for c in range(n_classes)]
-    results = [trend_test(calls[keep], t.astype(int)) for t in targets]
-    return np.stack([r for r, _ in results]), np.stack([p for _, p in results])
+    targets = label[keep, None] == (np.array([1]) if n_classes == 2 else np.arange(n_classes))
+    return trend_tests(calls[keep], targets)
 
 
 def gwas_concordance(real_calls: np.ndarray, real_label: np.ndarray, syn_calls: np.ndarray,

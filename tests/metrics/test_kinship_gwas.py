@@ -93,6 +93,9 @@ def test_a_label_of_three_classes_is_scanned_class_against_rest():
     r, logp = scans(calls, label, 3)
     assert r.shape == logp.shape == (3, 200)
     assert np.unravel_index(np.argmax(logp), logp.shape) == (2, 5)
+    for c in range(3):  # every class's scan is the correlation of each SNP with that class against the rest
+        expected = [np.corrcoef(calls[:, j], label == c)[0, 1] for j in range(200)]
+        np.testing.assert_allclose(r[c], expected, rtol=0, atol=1e-12)
 
 
 def test_trend_test_p_values_stay_finite_for_huge_associations():

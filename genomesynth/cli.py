@@ -486,6 +486,9 @@ def evaluate(
                                             "their own dosages, as decode does), calibrated, or fixed.")] = "auto",
     name: Annotated[list[str] | None, typer.Option("--name", help="Column name per store (repeat).")] = None,
     json_path: Annotated[Path | None, typer.Option("--json", help="Write the result as JSON here.")] = None,
+    reference: Annotated[Path | None, typer.Option(
+        help="An earlier eval's --json of the same real store and settings: reuse its real column's classifier "
+             "scores instead of training them again (its other real metrics are recomputed and must match).")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     threads: Threads = None,
     seed: Seed = 0,
@@ -505,7 +508,7 @@ def evaluate(
     config = EvalConfig(metrics=chosen, classifiers=tuple(c.strip() for c in classifiers.split(",") if c.strip()),
                         k=k, repeats=repeats, max_people=max_people, classifier_epochs=classifier_epochs,
                         classifier_patience=classifier_patience, seed=seed, calls=calls,
-                        device=str(resolve_device(device)))
+                        device=str(resolve_device(device)), reference=reference)
     with make_progress(not quiet) as progress:
         result = run(synthetic, real, config, names=name or None, progress=progress)
     for table in rich_tables(result):

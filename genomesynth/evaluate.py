@@ -9,6 +9,8 @@ reference column: a faithful generator sits near it, which need not be 0.5.
 
 from __future__ import annotations
 
+import json
+import math
 import re
 import time
 from collections.abc import Callable
@@ -67,6 +69,9 @@ class EvalConfig:
     calls: str = "auto"
     """Genotype calls of synthetic sets: auto (re-cut on drawn people's own dosages, genomesynth/calibration.py),
     calibrated or fixed (the codec's thresholds)."""
+    reference: Path | None = None
+    """An earlier eval's JSON (same real store, same settings) whose reference column's classifier scores (TSTR,
+    augmentation) are reused instead of trained again; its other reference metrics are recomputed and must match."""
 
     def __post_init__(self) -> None:
         checks.whole("k", self.k)
@@ -226,25 +231,28 @@ def evaluate(
             "settings": {"metrics": sorted(metrics), "classifiers": list(config.classifiers), "k": config.k,
                          "repeats": config.repeats, "max_people": cap, "seed": config.seed,
                          "classifier_epochs": config.classifier_epochs,
-                         "classifier_patience": config.classifier_patience, "distance": "angular (Eq. 10)",
+                         "classifier_patience": config.classifier_patience, "device": dev,
+                         "reference": str(config.reference) if config.reference else None, "distance": "angular (Eq. 10)",
                          "subsample": f"equal sizes of min(n_synthetic, n_test={n_test})"},
             "real": {},
             "synthetic": {},
         }
         ref = result["real"]
+        earlier = _earlier_reference(config.reference, result) if config.reference else None
         started = time.perf_counter()
         # every classifier fit of a column is submitted first and awaited last: with workers they train side by
         # side while this process computes the column's other metrics (none of which they depend on)
         real_people = labelled_people(train, train_full) if labelled and metrics & {"tstr", "augment"} else None
         ref_tstr = (submit_tstr(runner, real_people, config.classifiers, config.repeats, config.seed)
-                    if "tstr" in metrics and real_people is not None else None)
+                    if "tstr" in metrics and real_people is not None and earlier is None else None)
         if "augment" in metrics and real_people is not None:
             subsets = small_subsets(train.labels[train.labels >= 0], AUGMENT_FRACTIONS, config.repeats, config.seed)
 
             def curve(extra: People | None, rest: bool = False) -> Callable[[], list[float]]:
                 return submit_augmentation(runner, real_people, subsets, extra, config.seed, config.classifiers[0], rest)
 
-            real_only_curve, rest_curve = curve(None), curve(None, rest=True)
+            if earlier is None:
+                real_only_curve, rest_curve = curve(None), curve(None, rest=True)
         axes = None
         if "dispersion" in metrics:
             train_std = train.standardised(mean, std, mask, train_full)[:, mask]
@@ -270,9 +278,14 @@ def evaluate(
         if "gwas" in metrics and labelled:
             train_scan = Scan.of(train_calls, train_labels, n_classes)  # scanned once, compared with every set
             ref["gwas"] = concordance(train_scan, Scan.of(test_calls, test.labels, n_classes))
+        if earlier is not None:
+            _check_reference(config.reference, ref, earlier)
+            ref.update({key: earlier[key] for key in ("tstr", "augment") if key in earlier})
+            if "augment" in ref:
+                real_only = ref["augment"]["real_only"]
         if ref_tstr is not None:
             ref["tstr"] = ref_tstr()
-        if "augment" in metrics and real_people is not None:
+        if "augment" in metrics and real_people is not None and earlier is None:
             real_only, with_rest = real_only_curve(), rest_curve()
             ref["augment"] = {"fractions": list(AUGMENT_FRACTIONS), "classifier": config.classifiers[0],
                               "real_only": real_only, "augmented": with_rest,
@@ -338,6 +351,53 @@ def evaluate(
             result["synthetic"][name] = out
             progress.advance(task)
     return result
+
+
+_SAME_WHEN = ("genomesynth_version",)
+_SAME_INPUTS = ("codec_id", "train", "test", "label_names")
+_SAME_SETTINGS = ("metrics", "classifiers", "k", "repeats", "max_people", "seed", "classifier_epochs",
+                  "classifier_patience", "device")
+
+
+def _earlier_reference(path: Path, result: dict[str, Any]) -> dict[str, Any]:
+    """The reference column of the eval JSON at `path`, once its version, real store and settings are this eval's."""
+    try:
+        earlier = json.loads(Path(path).read_text())
+        column, inputs, settings = earlier["real"], earlier["inputs"]["real"], earlier["settings"]
+    except FileNotFoundError:
+        raise GenomesynthError(f"--reference {path}: not found; pass the file an earlier `eval --json` wrote") from None
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise GenomesynthError(f"--reference {path}: not an eval JSON ({error.__class__.__name__}: {error}); pass the "
+                               "file an earlier `eval --json` wrote") from None
+    then = [(key, earlier.get(key), result[key]) for key in _SAME_WHEN]
+    then += [(f"real store's {key}", inputs.get(key), result["inputs"]["real"][key]) for key in _SAME_INPUTS]
+    then += [(key, settings.get(key, "cpu" if key == "device" else None), result["settings"][key])
+             for key in _SAME_SETTINGS]
+    for what, earlier_value, value in then:
+        if earlier_value != value:
+            raise GenomesynthError(f"--reference {path}: made with {what} {earlier_value!r}, this eval has {value!r}; "
+                                   "reuse a reference column only from an eval of the same real store and settings")
+    return column
+
+
+def _check_reference(path: Path | None, column: dict[str, Any], earlier: dict[str, Any]) -> None:
+    """Every reference metric this eval recomputed must be the earlier JSON's (to rounding): else the earlier
+    classifier scores belong to other people."""
+    for key, value in column.items():
+        if key != "seconds" and key in earlier and not _same(value, earlier[key]):
+            raise GenomesynthError(f"--reference {path}: its real column's {key} differs from this real store's; it "
+                                   "was evaluated on other people — drop --reference to train the reference again")
+
+
+def _same(a: Any, b: Any) -> bool:
+    """a equals b as JSON, floats to 1e-9 relative (a JSON round trip, another BLAS summation order)."""
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list | tuple):
+        return isinstance(b, list | tuple) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, float) and isinstance(b, int | float):
+        return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+    return a == b
 
 
 def _repeat(fn, a: np.ndarray, b: np.ndarray, n: int, repeats: int, rng: np.random.Generator):  # type: ignore[no-untyped-def]

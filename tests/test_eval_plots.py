@@ -94,6 +94,43 @@ def test_eval_refuses_a_store_with_another_codec(real_store, tmp_path):
         evaluate([other], real_store, FAST)
 
 
+def test_a_reused_reference_column_gives_the_scores_of_an_eval_alone(real_store, stores, tmp_path, monkeypatch):
+    """eval A, then eval B --reference A.json: every score as eval B alone gives, the real column's classifiers
+    untrained; a reference from other settings or other people is refused."""
+    import dataclasses
+
+    config = dataclasses.replace(FAST, classifiers=("mlp", "cnn"))
+    alone = evaluate([stores / "mosaic.h5"], real_store, config, names=["m"])
+    first = evaluate([stores / "gauss.zarr"], real_store, config, names=["g"])
+    (tmp_path / "first.json").write_text(json.dumps(first))
+    from genomesynth.metrics.runner import FitRunner
+    from genomesynth.metrics.utility import AUGMENT_FRACTIONS
+
+    fits: list[str] = []
+    submit = FitRunner.submit
+    monkeypatch.setattr(FitRunner, "submit", lambda self, kind, *a: fits.append(kind) or submit(self, kind, *a))
+    reused = evaluate([stores / "mosaic.h5"], real_store, dataclasses.replace(config, reference=tmp_path / "first.json"),
+                      names=["m"])
+    drop = {"seconds"}
+    assert ({k: v for k, v in reused["synthetic"]["m"].items() if k not in drop}
+            == {k: v for k, v in alone["synthetic"]["m"].items() if k not in drop})
+    assert ({k: v for k, v in reused["real"].items() if k not in drop}
+            == {k: v for k, v in alone["real"].items() if k not in drop})
+    assert reused["settings"]["reference"] == str(tmp_path / "first.json")
+    assert len(fits) == (2 + len(AUGMENT_FRACTIONS)) * config.repeats  # the store's fits only
+    with pytest.raises(GenomesynthError, match="seed 0, this eval has 1"):
+        evaluate([stores / "mosaic.h5"], real_store,
+                 dataclasses.replace(config, seed=1, reference=tmp_path / "first.json"))
+    tampered = json.loads(json.dumps(first))
+    tampered["real"]["aa"]["aa"] += 0.01  # as if the earlier eval had seen other people
+    (tmp_path / "tampered.json").write_text(json.dumps(tampered))
+    with pytest.raises(GenomesynthError, match="real column's aa differs"):
+        evaluate([stores / "mosaic.h5"], real_store, dataclasses.replace(config, reference=tmp_path / "tampered.json"))
+    (tmp_path / "bad.json").write_text("{")
+    with pytest.raises(GenomesynthError, match="not an eval JSON"):
+        evaluate([stores / "mosaic.h5"], real_store, dataclasses.replace(config, reference=tmp_path / "bad.json"))
+
+
 def test_eval_cli_tables_and_json(real_store, stores, tmp_path):
     result = runner.invoke(app, ["eval", str(stores / "gauss.zarr"), "--real", str(real_store), "--metrics", "aa,nn,privacy",
                                  "--repeats", "1", "--json", str(tmp_path / "m.json"), "-q", "--device", "cpu"])

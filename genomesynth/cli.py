@@ -180,6 +180,9 @@ def decode(
     codec: Annotated[Path | None, typer.Option(help="The real store holding the codec (default: STORE).")] = None,
     calls: Annotated[str, typer.Option(help="auto (drawn people's thresholds re-cut on their own dosages), "
                                             "calibrated, or fixed (the codec's).")] = "auto",
+    calibrate_on: Annotated[Path | None, typer.Option(
+        help="Re-cut the thresholds on this store's people instead (a part of the same draw): decode every "
+             "shard with the same one for one set of thresholds.")] = None,
     threads: Threads = None,
     seed: Seed = 0,
     overwrite: Overwrite = False,
@@ -189,7 +192,8 @@ def decode(
     from genomesynth.compress import decode as run
 
     with make_progress(not quiet) as progress:
-        s = run(store, output, codec_path=codec, calls=calls, seed=seed, overwrite=overwrite, progress=progress)
+        s = run(store, output, codec_path=codec, calls=calls, seed=seed, calibrate_on=calibrate_on,
+                overwrite=overwrite, progress=progress)
     out.print(_table("decode", [("output", s.output), ("people", f"{s.people:,}"),
                                     ("variants", f"{s.variants:,}"), ("calls", s.calls),
                                     ("time", f"{s.seconds:.1f} s")]))

@@ -12,6 +12,7 @@ import tempfile
 from collections import deque
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -576,12 +577,14 @@ def decode(
     codec_path: str | Path | None = None,
     calls: str = "auto",
     seed: int = 0,
+    calibrate_on: str | Path | None = None,
     overwrite: bool = False,
     progress: Progress | None = None,
 ) -> DecodeSummary:
     """Latents → dosages (through the codec) → calls → a bgzipped VCF. The calls use the codec's
     frequency-matched thresholds, or for drawn people thresholds re-cut on their own dosages
-    (`calls`: auto, calibrated or fixed; genomesynth/calibration.py; `seed` picks the people they are cut on)."""
+    (`calls`: auto, calibrated or fixed; genomesynth/calibration.py; `seed` picks the people they are cut on) —
+    or, with `calibrate_on`, on another store's people of the same draw (one set of thresholds for every shard)."""
     progress = progress or quiet()
     started = time.perf_counter()
     output = Path(output)
@@ -610,8 +613,19 @@ def decode(
             note = " (no cohort F recorded: pass --codec REAL.zarr to re-cut)"
         else:
             note = ""
+        cut_note = ""
+        if calibrate_on is not None and not calibrated:
+            raise GenomesynthError(f"--calibrate-on {calibrate_on}: {store.path}'s calls keep the codec's thresholds "
+                                   "(not a drawn store, or --calls fixed); pass --calls calibrated to re-cut them")
         if calibrated:
-            codec = calibrate(codec, store.read_people(subsample(store.n_people, seed)), f)
+            with ExitStack() as opened:
+                cut_on = store if calibrate_on is None else opened.enter_context(open_store(calibrate_on))
+                if cut_on.attrs.get("codec_id") != store.attrs.get("codec_id"):
+                    raise GenomesynthError(f"--calibrate-on {calibrate_on}: its codec ({cut_on.attrs.get('codec_id')}) "
+                                           f"differs from {store.path}'s; cut the thresholds on a part of the same draw")
+                codec = calibrate(codec, cut_on.read_people(subsample(cut_on.n_people, seed)), f)
+            if calibrate_on is not None:
+                cut_note = f", cut on {Path(calibrate_on).name}"
         samples = list(store.sample_id())
         n_variants = len(codec.gene)
         tmp = Path(tempfile.mkdtemp(prefix=".genomesynth-", dir=output.parent))
@@ -639,11 +653,11 @@ def decode(
             part = tmp / output.name
             header = [f"##source=genomesynth decode of {store.path.name} (role {store.role})",
                       "##genomesynth_calls=" + (f"calibrated (thresholds re-cut on the drawn people's dosages, "
-                                                f"inbreeding F={f:.4f}, seed {seed})" if calibrated
+                                                f"inbreeding F={f:.4f}, seed {seed}{cut_note})" if calibrated
                                                 else "fixed (the codec's frequency-matched thresholds)")]
             write_vcf(part, samples, contigs, rows(), store.ploidy, header)
             part.replace(output)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return DecodeSummary(str(output), len(samples), n_variants, time.perf_counter() - started,
-                         f"calibrated (F = {f:.3f})" if calibrated else "fixed" + note)
+                         f"calibrated (F = {f:.3f}{cut_note})" if calibrated else "fixed" + note)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,6 +111,16 @@ def real_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp / "real.zarr"
     compress(c.vcf, out, CompressConfig(genes=c.genes, labels=c.labels, seed=1))
     return out
+
+
+def vcf_calls(path: Path) -> tuple[list[str], np.ndarray]:
+    """The ## header lines and the (people, SNPs) ALT counts of a diploid VCF that `decode` wrote."""
+    with gzip.open(path, "rt") as handle:
+        lines = handle.read().splitlines()
+    meta = [line for line in lines if line.startswith("##")]
+    rows = [line.split("\t")[9:] for line in lines if not line.startswith("#")]
+    counts = {"0/0": 0, "0/1": 1, "1/1": 2}
+    return meta, np.array([[counts[g] for g in row] for row in rows]).T
 
 
 def write_latent_store(path: Path, latents: np.ndarray, labels: np.ndarray, mask: np.ndarray,

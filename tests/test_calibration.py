@@ -1,7 +1,5 @@
 """Calls for drawn people: thresholds re-cut on their own dosages (genomesynth/calibration.py)."""
 
-import gzip
-
 import numpy as np
 import pytest
 
@@ -12,6 +10,8 @@ from genomesynth.compress import decode, load_codec
 from genomesynth.errors import GenomesynthError
 from genomesynth.evaluate import EvalConfig, evaluate
 from genomesynth.store import open_store
+
+from conftest import vcf_calls
 
 
 def toy_codec(snps: int = 6, seed: int = 0) -> Codec:
@@ -81,15 +81,6 @@ def test_only_drawn_diploid_stores_are_recut():
         use_calibrated("rounded", sampled, 2)
 
 
-def _vcf_calls(path) -> tuple[list[str], np.ndarray]:
-    with gzip.open(path, "rt") as handle:
-        lines = handle.read().splitlines()
-    meta = [line for line in lines if line.startswith("##")]
-    rows = [line.split("\t")[9:] for line in lines if not line.startswith("#")]
-    counts = {"0/0": 0, "0/1": 1, "1/1": 2}
-    return meta, np.array([[counts[g] for g in row] for row in rows]).T
-
-
 def test_decode_and_eval_recut_a_drawn_store_and_keep_a_mosaic(real_store, tmp_path):
     reference_generator(real_store, tmp_path / "gauss.zarr", "gaussian", seed=1)
     reference_generator(real_store, tmp_path / "mosaic.zarr", "mosaic", seed=2)
@@ -99,15 +90,15 @@ def test_decode_and_eval_recut_a_drawn_store_and_keep_a_mosaic(real_store, tmp_p
         codec, latents = load_codec(real), gauss.read_people(np.arange(gauss.n_people))
     decode(tmp_path / "gauss.zarr", tmp_path / "auto.vcf.gz")
     decode(tmp_path / "gauss.zarr", tmp_path / "fixed.vcf.gz", calls="fixed")
-    meta, auto = _vcf_calls(tmp_path / "auto.vcf.gz")
-    fixed_meta, fixed = _vcf_calls(tmp_path / "fixed.vcf.gz")
+    meta, auto = vcf_calls(tmp_path / "auto.vcf.gz")
+    fixed_meta, fixed = vcf_calls(tmp_path / "fixed.vcf.gz")
     assert any(line.startswith("##genomesynth_calls=calibrated") for line in meta)
     assert any(line.startswith("##genomesynth_calls=fixed") for line in fixed_meta)
     assert np.array_equal(fixed, codec.calls(codec.dosages(latents)))
     recut = calibrate(codec, latents, f)
     assert np.array_equal(auto, recut.calls(recut.dosages(latents)))
     decode(tmp_path / "mosaic.zarr", tmp_path / "mosaic.vcf.gz")
-    assert any(line.startswith("##genomesynth_calls=fixed") for line in _vcf_calls(tmp_path / "mosaic.vcf.gz")[0])
+    assert any(line.startswith("##genomesynth_calls=fixed") for line in vcf_calls(tmp_path / "mosaic.vcf.gz")[0])
 
     result = evaluate([tmp_path / "gauss.zarr", tmp_path / "mosaic.zarr"], real_store,
                       EvalConfig(metrics=("genotype",)), names=["g", "m"])

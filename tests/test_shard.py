@@ -60,6 +60,29 @@ def test_merge_refuses_a_missing_part_or_another_draw(run_dir, tmp_path):
     assert not (tmp_path / "m.zarr").exists()
 
 
+def test_shards_decoded_on_one_shards_thresholds_are_the_merged_store_decoded_so(run_dir, real_store, tmp_path):
+    """decode --calibrate-on part1.zarr: every part's VCF uses the same re-cut thresholds, so the parts' calls side
+    by side are the merged store's calls decoded the same way."""
+    from genomesynth.compress import decode
+
+    from conftest import vcf_calls
+
+    parts = [tmp_path / f"part{k}.zarr" for k in (1, 2, 3)]
+    for k, part in enumerate(parts, 1):
+        draw(run_dir, part, (k, 3))
+    merge(parts, tmp_path / "merged.zarr")
+    for part in parts:
+        decode(part, part.with_suffix(".vcf.gz"), calibrate_on=parts[0])
+    decode(tmp_path / "merged.zarr", tmp_path / "merged.vcf.gz", calibrate_on=parts[0])
+    meta, merged = vcf_calls(tmp_path / "merged.vcf.gz")
+    assert any("cut on part1.zarr" in line for line in meta)
+    assert np.array_equal(np.concatenate([vcf_calls(part.with_suffix(".vcf.gz"))[1] for part in parts]), merged)
+    decode(parts[1], tmp_path / "own.vcf.gz")  # part 2 cut on its own people: other thresholds, other calls
+    assert not np.array_equal(vcf_calls(tmp_path / "own.vcf.gz")[1], vcf_calls(parts[1].with_suffix(".vcf.gz"))[1])
+    with pytest.raises(GenomesynthError, match="keep the codec's thresholds"):
+        decode(real_store, tmp_path / "real.vcf.gz", calibrate_on=parts[0])
+
+
 def test_eval_takes_the_parts_of_a_draw_as_one_store(run_dir, real_store, tmp_path):
     from genomesynth.evaluate import EvalConfig, evaluate
 

@@ -54,16 +54,28 @@ class _MLP(nn.Module):
 
 
 class _CNN(nn.Module):
+    """Conv1d(8→32, 5) → ReLU → MaxPool1d(2) → Conv1d(32→64, 5) → ReLU → AdaptiveAvgPool1d(8) → dropout → linear."""
+
     def __init__(self, mask: torch.Tensor, n_classes: int) -> None:
         super().__init__()
         self.net = nn.Sequential(
-            nn.Conv1d(8, 32, 5, padding=2), nn.ReLU(), nn.MaxPool1d(2),
+            nn.Conv1d(8, 32, 5, padding=2), _ReluMaxPool2(),
             nn.Conv1d(32, 64, 5, padding=2), nn.ReLU(), nn.AdaptiveAvgPool1d(8), nn.Flatten(),
             nn.Dropout(0.3), nn.Linear(64 * 8, n_classes),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x.transpose(1, 2))
+
+
+class _ReluMaxPool2(nn.Module):
+    """ReLU then MaxPool1d(2), computed as the max of each pair then the ReLU (they commute): the same numbers and
+    gradients, with half the ReLU work and without MaxPool1d's slow CPU kernel (an odd last position is dropped,
+    as MaxPool1d drops it). The CNN's epoch: 7 % less time (docs/PERFORMANCE.md)."""
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        b, c, length = h.shape
+        return torch.relu(h[..., : length // 2 * 2].reshape(b, c, length // 2, 2).max(-1).values)
 
 
 class _Transformer(nn.Module):

@@ -147,6 +147,24 @@ def test_early_stopping_keeps_the_best_epoch_and_stops():
     assert full["epochs"] == 30
 
 
+@pytest.mark.parametrize("length", [9, 10, 200])
+def test_the_cnns_pool_is_relu_then_maxpool_to_the_bit_gradients_included(length):
+    import torch
+    from torch import nn
+
+    from genomesynth.metrics.classifiers import _ReluMaxPool2
+
+    torch.manual_seed(length)
+    h = torch.randn(8, 32, length, requires_grad=True)
+    plain = nn.functional.max_pool1d(torch.relu(h), 2)
+    upstream = torch.randn_like(plain)
+    plain.backward(upstream)
+    expected, h.grad = h.grad.clone(), None
+    ours = _ReluMaxPool2()(h)
+    ours.backward(upstream)
+    assert torch.equal(ours, plain) and torch.equal(h.grad, expected)
+
+
 def test_auc_when_the_held_out_set_holds_two_of_three_classes():
     """A small held-out set can miss a class: the AUC is then the two-class one, not an error."""
     from genomesynth.metrics.utility import ClassifierBudget, fit_and_score

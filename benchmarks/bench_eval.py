@@ -12,7 +12,9 @@ three classifiers, 3 repeats) three times:
 - the default: a 10 % validation split per fit, stop after 3 epochs without a lower validation loss,
   keep the best epoch's weights; the fits run side by side in single-threaded worker processes, one
   per core (genomesynth/metrics/runner.py);
-- the default with `--threads 1`: one core, the fits one after another (the same scores).
+- the default with `--threads 1`: one core, the fits one after another (the same scores);
+- the last store alone with `--reference` the default run's JSON: the real column's classifier scores
+  reused, not trained again (its other metrics recomputed and checked against the file).
 
 eval records its own seconds (`real.seconds`, `synthetic.NAME.seconds`). The table gives the
 reference column's and each store's seconds, and the balanced accuracy of each classifier both ways,
@@ -62,16 +64,21 @@ def main() -> None:
             subprocess.run([*GENOMESYNTH, "baseline", str(real), "-o", str(stores[-1]), "--method", method, "--quiet"],
                            check=True, stdout=subprocess.DEVNULL)
         cores = machine()["cpu_cores"]
-        runs = ([(3, int(n), stores) for n in args.cores.split(",")] if args.cores else
-                [(0, None, stores[:1]), (3, None, stores), (3, 1, stores[:1])])
-        for patience, threads, chosen in runs:
-            out = work / f"eval-{patience}-{threads}.json"
+        default = work / "eval-3-None.json"
+        runs = ([(3, int(n), stores, None) for n in args.cores.split(",")] if args.cores else
+                [(0, None, stores[:1], None), (3, None, stores, None), (3, 1, stores[:1], None),
+                 (3, None, stores[-1:], default)])  # the last store again, the real column from the default run
+        for patience, threads, chosen, reference in runs:
+            out = work / f"eval-{patience}-{threads}{'-reused' * bool(reference)}.json"
             subprocess.run([*GENOMESYNTH, "eval", *map(str, chosen), "--real", str(real), "--json", str(out),
                             "--classifier-patience", str(patience), "--device", args.device, "--quiet",
-                            *(["--threads", str(threads)] if threads else [])],
+                            *(["--threads", str(threads)] if threads else []),
+                            *(["--reference", str(reference)] if reference else [])],
                            check=True, stdout=subprocess.DEVNULL)
             result = json.loads(out.read_text())
             early = "off (30 epochs)" if patience == 0 else f"patience {patience}"
+            if reference:
+                early += ", real column's classifiers reused (--reference)"
             cpu = f"{threads} core{'s' * (threads > 1)}" if threads else f"all {cores} cores"
             sets = [("real (reference column)", result["real"])] + [(n, s) for n, s in result["synthetic"].items()]
             for name, values in sets:

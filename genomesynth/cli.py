@@ -394,6 +394,9 @@ def sample(
     eta: Annotated[float, typer.Option(help="DDIM noise: 0 deterministic, 1 = ancestral (DDPM on the respaced schedule).")] = 0.0,
     clip: Annotated[bool, typer.Option("--clip/--no-clip", help="Clip x̂₀ to the training data's range.")] = False,
     guidance: Annotated[float, typer.Option(help="Classifier-free guidance weight w (0 = plain conditional).")] = 0.0,
+    residual_scale: Annotated[str, typer.Option(
+        help="The network's residual over the prior, ε̂ = prior + s·F: 1 (as trained), validated (the s in [0, 1] "
+             "with the lowest loss on the run's validation people), or a number (0: the prior alone).")] = "1",
     batch_size: Annotated[int, typer.Option(help="People drawn at once.")] = 256,
     checkpoint: Annotated[str, typer.Option(help="best, last, or a .pt path.")] = "best",
     real: Annotated[Path | None, typer.Option(help="The real store, if it moved since training.")] = None,
@@ -409,14 +412,16 @@ def sample(
     from genomesynth.sample import sample as run
 
     config = SampleConfig(n=n, label=label, label_ratio=label_ratio, sampler=sampler, steps=steps, eta=eta,
+                          residual_scale=residual_scale,
                           clip=clip, guidance=guidance, batch_size=batch_size, checkpoint=checkpoint, seed=seed, device=device,
                           shard=_parse_shard(shard))
     with make_progress(not quiet) as progress:
         s = run(run_dir, output, config, real=real, overwrite=overwrite, progress=progress)
     out.print(_table("sample", [
         ("output", s.output), ("people", f"{s.n:,}"), ("labels", ", ".join(f"{k} {v:,}" for k, v in s.label_counts.items())),
-        ("sampler", f"{s.sampler}, {s.steps} steps"), ("speed", f"{s.genomes_per_second:,.1f} genomes/s"),
-        ("time", f"{s.seconds:.1f} s"),
+        ("sampler", f"{s.sampler}, {s.steps} steps"),
+        ("residual scale", f"{s.residual_scale:g} ({s.residual_chosen})"),
+        ("speed", f"{s.genomes_per_second:,.1f} genomes/s"), ("time", f"{s.seconds:.1f} s"),
     ]))
 
 

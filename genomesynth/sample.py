@@ -6,6 +6,7 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -13,12 +14,13 @@ from rich.progress import Progress
 
 from genomesynth import checks
 from genomesynth.calibration import inbreeding_attrs
+from genomesynth.diffusion.loss import masked_mse_per_sample
 from genomesynth.diffusion.samplers import sample as draw
 from genomesynth.diffusion.schedule import Schedule
 from genomesynth.errors import GenomesynthError
 from genomesynth.provenance import provenance
 from genomesynth.store import REFERENCE_ATTRS, SCHEMA_VERSION, StoreWriter, copy_reference, open_store
-from genomesynth.train import load_checkpoint, model_from_checkpoint, resolve_device
+from genomesynth.train import LatentData, load_checkpoint, model_from_checkpoint, resolve_device, validation_split
 from genomesynth.ui import quiet
 
 
@@ -37,6 +39,9 @@ class SampleConfig:
     seed: int = 0
     device: str = "auto"
     shard: tuple[int, int] | None = None  # (K, N): draw only the K-th of N disjoint parts (1-based)
+    residual_scale: str = "1"
+    """The backbone's residual ε̂ = prior + s·F: 1 (as trained), `validated` (the s in [0, 1] with the lowest denoising
+    loss on the run's own validation people) or a number ≥ 0 (0: the prior alone)."""
 
     def __post_init__(self) -> None:
         if self.shard is not None:
@@ -50,6 +55,13 @@ class SampleConfig:
         checks.number("guidance", self.guidance, 0)
         if self.sampler not in ("ddpm", "ddim"):
             raise GenomesynthError(f"--sampler {self.sampler!r}: use ddpm or ddim")
+        if self.residual_scale != "validated":
+            try:
+                scale = float(self.residual_scale)
+            except ValueError:
+                scale = -1.0
+            if not scale >= 0:
+                raise GenomesynthError(f"--residual-scale {self.residual_scale!r}: give validated or a number ≥ 0, e.g. 1")
 
 
 def shard_people(n: int, batch_size: int, shard: tuple[int, int] | None) -> tuple[int, int]:
@@ -82,6 +94,8 @@ class SampleSummary:
     steps: int
     seconds: float
     genomes_per_second: float
+    residual_scale: float = 1.0
+    residual_chosen: str = "given"
 
 
 def _labels(config: SampleConfig, names: list[str], counts: list[int], rng: np.random.Generator) -> np.ndarray:
@@ -137,6 +151,8 @@ def sample(
     device = resolve_device(config.device)
     model = model_from_checkpoint(state).to(device)
     train_config = state["config"]
+    residual = _residual_scale(config.residual_scale, model, state, real_path, device, run_dir)
+    model.residual_scale = residual["scale"]
     schedule = Schedule.named(train_config["schedule"], train_config["timesteps"])
     names = list(ref["label_names"])
     rng = np.random.default_rng(config.seed)
@@ -183,7 +199,7 @@ def sample(
                 "model": {
                     "run": str(Path(run_dir).resolve()), "checkpoint": state["path"], "backbone": train_config["backbone"],
                     "preset": train_config["preset"], "step": state["step"], "sampler": config.sampler, "steps": steps,
-                    "guidance": config.guidance, "eta": config.eta, "clip_x0": config.clip,
+                    "guidance": config.guidance, "eta": config.eta, "clip_x0": config.clip, "residual_scale": residual,
                 },
                 "shard": {"k": config.shard[0], "of": config.shard[1], "start": first, "stop": stop, "total": config.n,
                           "batch_size": config.batch_size, "seed": config.seed} if config.shard else None,
@@ -193,4 +209,47 @@ def sample(
     seconds = time.perf_counter() - started
     mine = labels[first:stop]
     counts = {("unlabelled" if c == len(names) else names[c]): int((mine == c).sum()) for c in np.unique(mine)}
-    return SampleSummary(str(output), stop - first, counts, config.sampler, steps, seconds, (stop - first) / max(seconds, 1e-9))
+    return SampleSummary(str(output), stop - first, counts, config.sampler, steps, seconds,
+                         (stop - first) / max(seconds, 1e-9), residual["scale"], residual["chosen"])
+
+
+RESIDUAL_SCALES = np.round(np.linspace(0, 1, 21), 2)
+"""The scales `--residual-scale validated` chooses among."""
+VALIDATION_DRAWS = 16
+"""Draws of (t, noise) per validation person, the same for every scale (paired)."""
+
+
+def _residual_scale(asked: str, model: torch.nn.Module, state: dict, real_path: Path, device: torch.device,
+                    run_dir: str | Path) -> dict[str, Any]:
+    """{"scale": s, "chosen": how} — for `validated`, the s with the lowest denoising loss on the run's validation
+    people (docs/RESULTS.md: on the demo cohort `baseline` is best at 0.75, on chr15 at 1)."""
+    if asked != "validated":
+        return {"scale": float(asked), "chosen": "given"}
+    config = state["config"]
+    with open_store(real_path) as store:
+        train_people = np.flatnonzero(store.split() == "train")
+        val_people, _ = validation_split(train_people, config["val_fraction"], config["seed"])
+        if config["val_fraction"] <= 0 or len(val_people) == 0:
+            raise GenomesynthError(f"{run_dir}: trained without validation people (--val-fraction 0); "
+                                   "give --residual-scale a number instead of validated")
+        labels = store.label()[val_people]
+        y = np.where(labels >= 0, labels, len(state["store"]["label_names"]))
+        val = LatentData(store, val_people, y, device, config["memory_budget_gb"])
+    schedule, mask = model.schedule, val.mask.to(device)
+    losses = torch.zeros(len(RESIDUAL_SCALES), dtype=torch.float64)
+    generator = torch.Generator(device=device).manual_seed(12345)
+    with torch.no_grad():
+        for start in range(0, len(val), 256):
+            x0, yb = val.batch(np.arange(start, min(start + 256, len(val))))
+            for _ in range(VALIDATION_DRAWS):
+                t = torch.randint(0, schedule.timesteps, (len(x0),), generator=generator, device=device)
+                noise = torch.randn(x0.shape, generator=generator, device=device) * mask
+                x_t = schedule.q_sample(x0, t, noise)
+                prior, residual = model.prior.eps(x_t, t, yb, schedule), model.backbone(x_t, t, yb)
+                for i, s in enumerate(RESIDUAL_SCALES):
+                    losses[i] += masked_mse_per_sample(prior + float(s) * residual, noise, mask).sum().item()
+    best = int(torch.argmin(losses))
+    return {"scale": float(RESIDUAL_SCALES[best]), "chosen": "validated", "people": len(val_people),
+            "val_loss": {f"{s:g}": round(float(v) / (len(val) * VALIDATION_DRAWS), 6)
+                         for s, v in zip(RESIDUAL_SCALES[::5], losses[::5])}}
+

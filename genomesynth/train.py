@@ -296,11 +296,8 @@ def train(
                 f"{store.path}: {len(train_people)} training people; a model needs at least {MIN_TRAIN_PEOPLE} "
                 "(compress a larger cohort, or lower --test-fraction)"
             )
-        rng = np.random.default_rng(config.seed)
-        n_val = int(round(config.val_fraction * len(train_people))) if config.val_fraction > 0 else 0
-        n_val = min(max(n_val, 1 if config.val_fraction > 0 else 0), len(train_people) - 1)
-        shuffled = rng.permutation(train_people)
-        val_people, fit_people = np.sort(shuffled[:n_val]), np.sort(shuffled[n_val:])
+        val_people, fit_people = validation_split(train_people, config.val_fraction, config.seed)
+        n_val = len(val_people)
         null = len(names)
         y_all = np.where(labels_all >= 0, labels_all, null)
         data = LatentData(store, fit_people, y_all[fit_people], device, config.memory_budget_gb)
@@ -443,6 +440,14 @@ def train(
         steps=step, epochs=epoch, train_loss=train_loss, val_loss=val_loss, best_val_loss=best_val,
         seconds=seconds, samples_per_second=seen / max(seconds, 1e-9), peak_memory_mb=peak,
     )
+
+
+def validation_split(train_people: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(validation people, fit people), sorted: the share of the training people a run holds out, drawn with its seed."""
+    n_val = int(round(fraction * len(train_people))) if fraction > 0 else 0
+    n_val = min(max(n_val, 1 if fraction > 0 else 0), len(train_people) - 1)
+    shuffled = np.random.default_rng(seed).permutation(train_people)
+    return np.sort(shuffled[:n_val]), np.sort(shuffled[n_val:])
 
 
 MIN_TRAIN_PEOPLE = 4

@@ -203,3 +203,29 @@ def test_prior_shrinkage_from_the_command_line(toy_store, tmp_path):
     refused = CliRunner().invoke(app, ["train", str(toy_store), "-o", str(tmp_path / "bad"), "--max-steps", "2",
                                        "--prior-shrinkage", "-1", "-q"])
     assert refused.exit_code != 0 and "--prior-shrinkage must be" in str(refused.exception)
+
+
+def test_residual_scale_zero_samples_the_prior_alone_and_validated_shrinks_a_harmful_residual(toy_store, tmp_path):
+    """--residual-scale 0 draws what the same run with its network zeroed draws; `validated` picks the scale with the
+    lowest loss on the run's validation people — 0 for a network made harmful, recorded in the store."""
+    train(toy_store, tmp_path / "run", TrainConfig(epochs=2, timesteps=20))
+    state = torch.load(tmp_path / "run" / "best.pt", weights_only=False)
+    zeroed = {**state, "ema": {k: torch.zeros_like(v) for k, v in state["ema"].items()}}
+    harmful = {**state, "ema": {k: v * 30 if v.is_floating_point() else v for k, v in state["ema"].items()}}
+    torch.save(zeroed, tmp_path / "zeroed.pt")
+    torch.save(harmful, tmp_path / "harmful.pt")
+    config = dict(n=12, sampler="ddim", steps=4, seed=3)
+    sample(tmp_path / "run", tmp_path / "prior.zarr", SampleConfig(**config, residual_scale="0"))
+    sample(tmp_path / "run", tmp_path / "zeroed.zarr", SampleConfig(**config, checkpoint=str(tmp_path / "zeroed.pt")))
+    with open_store(tmp_path / "prior.zarr") as a, open_store(tmp_path / "zeroed.zarr") as b:
+        np.testing.assert_allclose(a.latents[:], b.latents[:], rtol=0, atol=1e-6)
+        assert a.attrs["model"]["residual_scale"] == {"scale": 0.0, "chosen": "given"}
+    summary = sample(tmp_path / "run", tmp_path / "v.zarr",
+                     SampleConfig(**config, checkpoint=str(tmp_path / "harmful.pt"), residual_scale="validated"))
+    assert summary.residual_scale == 0.0 and summary.residual_chosen == "validated"
+    with open_store(tmp_path / "v.zarr") as v:
+        recorded = v.attrs["model"]["residual_scale"]
+        assert recorded["chosen"] == "validated" and recorded["val_loss"]["0"] < recorded["val_loss"]["1"]
+    for bad in ("-1", "half"):
+        with pytest.raises(GenomesynthError, match="--residual-scale"):
+            SampleConfig(residual_scale=bad)

@@ -24,14 +24,19 @@ from genomesynth.diffusion.schedule import Schedule
 
 
 class PriorResidual(nn.Module):
-    """Wraps a backbone F(x_t, t, y) → ε̂ residual around a prior's exact ε-predictor."""
+    """Wraps a backbone F(x_t, t, y) → ε̂ residual around a prior's exact ε-predictor:
+    ε̂ = E_prior[ε | x_t, y] + residual_scale · F (the scale is 1 in training; `sample --residual-scale`)."""
 
     def __init__(self, backbone: nn.Module, schedule: Schedule, prior: PopulationPrior) -> None:
         super().__init__()
         self.backbone = backbone
         self.schedule = schedule
         self.prior = prior
+        self.residual_scale = 1.0
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return self.prior.eps(x_t, t, y, self.schedule) + self.backbone(x_t, t, y)
+        residual = self.backbone(x_t, t, y)
+        if self.residual_scale != 1.0:
+            residual = self.residual_scale * residual
+        return self.prior.eps(x_t, t, y, self.schedule) + residual
 

@@ -19,7 +19,7 @@ from genomesynth.diffusion.samplers import sample as draw
 from genomesynth.diffusion.schedule import Schedule
 from genomesynth.errors import GenomesynthError
 from genomesynth.provenance import provenance
-from genomesynth.store import REFERENCE_ATTRS, SCHEMA_VERSION, StoreWriter, copy_reference, open_store
+from genomesynth.store import REFERENCE_ATTRS, SCHEMA_VERSION, Store, StoreWriter, copy_reference, open_store
 from genomesynth.train import LatentData, load_checkpoint, model_from_checkpoint, resolve_device, validation_split
 from genomesynth.ui import quiet
 
@@ -151,8 +151,6 @@ def sample(
     device = resolve_device(config.device)
     model = model_from_checkpoint(state).to(device)
     train_config = state["config"]
-    residual = _residual_scale(config.residual_scale, model, state, real_path, device, run_dir)
-    model.residual_scale = residual["scale"]
     schedule = Schedule.named(train_config["schedule"], train_config["timesteps"])
     names = list(ref["label_names"])
     rng = np.random.default_rng(config.seed)
@@ -171,6 +169,8 @@ def sample(
     with open_store(real_path) as real_store:
         if real_store.attrs.get("codec_id") != ref["codec_id"]:
             raise GenomesynthError(f"{real_path}: not the store this run was trained on (codec differs)")
+        residual = _residual_scale(config.residual_scale, model, state, real_store, device, run_dir)
+        model.residual_scale = residual["scale"]
         with writer:
             latents = writer.create_latents(stop - first, ref["n_genes_padded"])
             task = progress.add_task(f"sampling ({config.sampler}, {steps} steps)", total=stop - first, status="")
@@ -219,22 +219,21 @@ VALIDATION_DRAWS = 16
 """Draws of (t, noise) per validation person, the same for every scale (paired)."""
 
 
-def _residual_scale(asked: str, model: torch.nn.Module, state: dict, real_path: Path, device: torch.device,
+def _residual_scale(asked: str, model: torch.nn.Module, state: dict, real_store: Store, device: torch.device,
                     run_dir: str | Path) -> dict[str, Any]:
     """{"scale": s, "chosen": how} — for `validated`, the s with the lowest denoising loss on the run's validation
     people (docs/RESULTS.md: on the demo cohort `baseline` is best at 0.75, on chr15 at 1)."""
     if asked != "validated":
         return {"scale": float(asked), "chosen": "given"}
     config = state["config"]
-    with open_store(real_path) as store:
-        train_people = np.flatnonzero(store.split() == "train")
-        val_people, _ = validation_split(train_people, config["val_fraction"], config["seed"])
-        if config["val_fraction"] <= 0 or len(val_people) == 0:
-            raise GenomesynthError(f"{run_dir}: trained without validation people (--val-fraction 0); "
-                                   "give --residual-scale a number instead of validated")
-        labels = store.label()[val_people]
-        y = np.where(labels >= 0, labels, len(state["store"]["label_names"]))
-        val = LatentData(store, val_people, y, device, config["memory_budget_gb"])
+    val_people, _ = validation_split(np.flatnonzero(real_store.split() == "train"), config["val_fraction"],
+                                     config["seed"])
+    if len(val_people) == 0:
+        raise GenomesynthError(f"{run_dir}: trained without validation people (--val-fraction 0); "
+                               "give --residual-scale a number instead of validated")
+    labels = real_store.label()[val_people]
+    y = np.where(labels >= 0, labels, len(state["store"]["label_names"]))  # unlabelled: the null class, as in training
+    val = LatentData(real_store, val_people, y, device, config["memory_budget_gb"])
     schedule, mask = model.schedule, val.mask.to(device)
     losses = torch.zeros(len(RESIDUAL_SCALES), dtype=torch.float64)
     generator = torch.Generator(device=device).manual_seed(12345)

@@ -395,8 +395,8 @@ def sample(
     clip: Annotated[bool, typer.Option("--clip/--no-clip", help="Clip x̂₀ to the training data's range.")] = False,
     guidance: Annotated[float, typer.Option(help="Classifier-free guidance weight w (0 = plain conditional).")] = 0.0,
     residual_scale: Annotated[str, typer.Option(
-        help="The network's residual over the prior, ε̂ = prior + s·F: 1 (as trained), validated (the s in [0, 1] "
-             "with the lowest loss on the run's validation people), or a number (0: the prior alone).")] = "1",
+        help="The network's residual over the prior, ε̂ = prior + s·F: validated (1 unless the run's validation "
+             "people show a smaller s denoises better), or a number (1: as trained, 0: the prior alone).")] = "validated",
     batch_size: Annotated[int, typer.Option(help="People drawn at once.")] = 256,
     checkpoint: Annotated[str, typer.Option(help="best, last, or a .pt path.")] = "best",
     real: Annotated[Path | None, typer.Option(help="The real store, if it moved since training.")] = None,

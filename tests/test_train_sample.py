@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from genomesynth.errors import GenomesynthError
-from genomesynth.sample import SampleConfig, sample
+from genomesynth.sample import SampleConfig, sample, validated_scale
 from genomesynth.store import open_store
 from genomesynth.train import TrainConfig, train
 
@@ -206,8 +206,9 @@ def test_prior_shrinkage_from_the_command_line(toy_store, tmp_path):
 
 
 def test_residual_scale_zero_samples_the_prior_alone_and_validated_shrinks_a_harmful_residual(toy_store, tmp_path):
-    """--residual-scale 0 draws what the same run with its network zeroed draws; `validated` picks the scale with the
-    lowest loss on the run's validation people — 0 for a network made harmful, recorded in the store."""
+    """--residual-scale 0 draws what the same run with its network zeroed draws; the default (`validated`) shrinks a
+    network made harmful to the scale with the lowest loss on the run's validation people, recorded in the store,
+    and keeps a zero network (no slope) at 1."""
     train(toy_store, tmp_path / "run", TrainConfig(epochs=2, timesteps=20))
     state = torch.load(tmp_path / "run" / "best.pt", weights_only=False)
     zeroed = {**state, "ema": {k: torch.zeros_like(v) for k, v in state["ema"].items()}}
@@ -216,16 +217,38 @@ def test_residual_scale_zero_samples_the_prior_alone_and_validated_shrinks_a_har
     torch.save(harmful, tmp_path / "harmful.pt")
     config = dict(n=12, sampler="ddim", steps=4, seed=3)
     sample(tmp_path / "run", tmp_path / "prior.zarr", SampleConfig(**config, residual_scale="0"))
-    sample(tmp_path / "run", tmp_path / "zeroed.zarr", SampleConfig(**config, checkpoint=str(tmp_path / "zeroed.pt")))
+    zero = sample(tmp_path / "run", tmp_path / "zeroed.zarr",
+                  SampleConfig(**config, checkpoint=str(tmp_path / "zeroed.pt")))
+    assert zero.residual_scale == 1.0 and zero.residual_chosen == "validated"
     with open_store(tmp_path / "prior.zarr") as a, open_store(tmp_path / "zeroed.zarr") as b:
         np.testing.assert_allclose(a.latents[:], b.latents[:], rtol=0, atol=1e-6)
         assert a.attrs["model"]["residual_scale"] == {"scale": 0.0, "chosen": "given"}
-    summary = sample(tmp_path / "run", tmp_path / "v.zarr",
-                     SampleConfig(**config, checkpoint=str(tmp_path / "harmful.pt"), residual_scale="validated"))
-    assert summary.residual_scale == 0.0 and summary.residual_chosen == "validated"
+    summary = sample(tmp_path / "run", tmp_path / "v.zarr", SampleConfig(**config, checkpoint=str(tmp_path / "harmful.pt")))
+    assert summary.residual_scale < 0.1 and summary.residual_chosen == "validated"
     with open_store(tmp_path / "v.zarr") as v:
         recorded = v.attrs["model"]["residual_scale"]
-        assert recorded["chosen"] == "validated" and recorded["val_loss"]["0"] < recorded["val_loss"]["1"]
+        assert recorded["slope_z"] > 2 and recorded["best"] == summary.residual_scale
+        losses = recorded["val_loss"]
+        assert losses[f"{summary.residual_scale:g}"] <= min(losses["0"], losses["0.5"]) < losses["1"]
+
+
+def test_validated_scale_shrinks_only_on_a_significant_slope():
+    """The rule behind `--residual-scale validated`, on per-person loss coefficients L_i(s) = a + 2s·b + s²·c: a residual
+    that overshoots consistently (optimum 0.6) is shrunk to 0.6; the same mean slope drowned in person-to-person
+    noise keeps 1; a residual that would be better amplified is kept at 1 (never above)."""
+    n = 200
+    g = torch.Generator().manual_seed(0)
+    a, c = torch.full((n,), 1.0, dtype=torch.float64), torch.full((n,), 0.1, dtype=torch.float64)
+    b = torch.full((n,), -0.06, dtype=torch.float64) + 0.001 * torch.randn(n, generator=g, dtype=torch.float64)
+    shrunk = validated_scale(a, b, c)
+    assert shrunk["scale"] == shrunk["best"] == 0.6 and shrunk["slope_z"] > 2
+    assert shrunk["val_loss"]["0.6"] < shrunk["val_loss"]["1"]
+    noisy = validated_scale(a, b + 2.0 * torch.randn(n, generator=g, dtype=torch.float64), c)
+    assert noisy["slope_z"] <= 2 and noisy["scale"] == 1.0
+    timid = validated_scale(a, torch.full((n,), -0.3, dtype=torch.float64), c)
+    assert timid["scale"] == 1.0 and timid["best"] == 1.0 and timid["slope_z"] < 0
+
+
     for bad in ("-1", "half"):
         with pytest.raises(GenomesynthError, match="--residual-scale"):
             SampleConfig(residual_scale=bad)

@@ -37,7 +37,9 @@ def main() -> None:
         data = PACKAGE_DATA
         compress(data / "demo.vcf.gz", tmp / "real.zarr", CompressConfig(genes=data / "demo_genes.bed", labels=data / "demo_labels.tsv"))
         train(tmp / "real.zarr", tmp / "run", TrainConfig(max_steps=200))
-        config = lambda shard=None: SampleConfig(n=args.people, sampler="ddim", steps=50, seed=0, shard=shard)  # noqa: E731
+        # the sampler alone: residual scale 1 (the default `validated` adds one pass over the validation people)
+        config = lambda shard=None: SampleConfig(  # noqa: E731
+            n=args.people, sampler="ddim", steps=50, seed=0, shard=shard, residual_scale="1")
         whole_s, _ = timed(lambda: sample(tmp / "run", tmp / "whole.zarr", config()))
         part_s = []
         for k in range(1, args.shards + 1):

@@ -169,14 +169,14 @@ def _report(summary: dict[str, Any], result: dict[str, Any], config: DemoConfig)
         "",
         "## Training (tiny presets) and sampling",
         "",
-        "| backbone | parameters | steps | train loss | val loss (EMA) | train time | samples/s | sampling |",
-        "|---|---|---|---|---|---|---|---|",
+        "| backbone | parameters | steps | train loss | val loss (EMA) | train time | samples/s | sampling | residual scale |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for b, s in summary["train"].items():
         smp = summary["sample"][b]
         lines.append(f"| {b} | {s['parameters']:,} | {s['steps']} | {s['train_loss']:.4f} | {s['val_loss']:.4f} | "
                      f"{s['seconds']:.0f} s | {s['samples_per_second']:.0f} | {smp['n']} in {smp['seconds']:.0f} s "
-                     f"({smp['sampler']}, {smp['steps']} steps) |")
+                     f"({smp['sampler']}, {smp['steps']} steps) | {smp['residual_scale']:g} ({smp['residual_chosen']}) |")
     lines += [
         "",
         "## Evaluation",

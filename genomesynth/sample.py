@@ -234,7 +234,7 @@ def _residual_scale(asked: str, model: torch.nn.Module, state: dict, real_store:
     val_people, _ = validation_split(np.flatnonzero(real_store.split() == "train"), config["val_fraction"],
                                      config["seed"])
     if len(val_people) < 2:
-        return {"scale": 1.0, "chosen": "1: no validation people (--val-fraction 0)"}
+        return {"scale": 1.0, "chosen": "no validation people (--val-fraction 0)"}
     if len(val_people) > VALIDATION_PEOPLE:
         val_people = val_people[np.linspace(0, len(val_people) - 1, VALIDATION_PEOPLE).round().astype(int)]
     labels = real_store.label()[val_people]

@@ -21,3 +21,5 @@ def test_demo_writes_a_complete_report(tmp_path):
     assert set(metrics["synthetic"]) == {"baseline", "transformer", "baseline-mosaic"}
     assert (out / "vcf" / "transformer.vcf.gz").stat().st_size > 0
     assert summary["compress"]["genes"] == 300 and summary["train"]["baseline"]["steps"] == 4
+    scale = summary["sample"]["baseline"]["residual_scale"]
+    assert 0 <= scale <= 1 and f"| {scale:g} (validated) |" in report  # sample's default, in the training table

@@ -69,6 +69,18 @@ def targets(result: dict) -> list[str]:
     return lines + [""]
 
 
+def residual_scales(synthetic: Path) -> list[str]:
+    """One line: the residual scale `sample` used for each backbone's store (`--residual-scale`, README)."""
+    cells = []
+    for store in sorted(synthetic.glob("*.zarr")):
+        with open_store(store) as s:
+            chosen = (s.attrs.get("model") or {}).get("residual_scale")
+        if chosen:
+            test = f", slope z {chosen['slope_z']:+.1f}" if "slope_z" in chosen else ""
+            cells.append(f"{store.stem} {chosen['scale']:g} ({chosen['chosen']}{test})")
+    return [f"Residual scale of each backbone's draw (`sample --residual-scale`): {'; '.join(cells)}.", ""] if cells else []
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("study", type=Path)
@@ -94,7 +106,8 @@ def main() -> None:
         parts += [f"### {title}", "",
                   f"Real store: {info['people']:,} people ({info['split'].get('train', 0):,} train, "
                   f"{info['split'].get('test', 0):,} held-out), {info['genes']} genes, labels "
-                  + ", ".join(f"{k} {v}" for k, v in info["labels"].items()) + ".", "", *targets(result), markdown(result)]
+                  + ", ".join(f"{k} {v}" for k, v in info["labels"].items()) + ".", "", *targets(result),
+                  *residual_scales(d / "synthetic"), markdown(result)]
         for fig in ("umap", "curves", "metrics"):
             if (d / f"{fig}.png").exists():
                 shutil.copy(d / f"{fig}.png", images / f"study-{name}-{fig}.png")

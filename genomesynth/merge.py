@@ -92,14 +92,21 @@ def draw_parts(parts: list[str | Path]) -> list[PartInfo]:
     return check_draw(infos)
 
 
+def _residual_scale(model: dict) -> float:
+    """The scale a part's network residual was drawn with (1 for stores drawn before the option existed)."""
+    return float((model.get("residual_scale") or {}).get("scale", 1.0))
+
+
 def check_draw(infos: list[PartInfo]) -> list[PartInfo]:
     """`infos` in K order, after checking that they are every K of N of one draw: the same run,
-    checkpoint, sampler settings, seed, total, batch size and codec."""
+    checkpoint, sampler settings, residual scale, seed, total, batch size and codec."""
     infos = sorted(infos, key=lambda info: info[0])
     _, first_path, first, model, codec = infos[0]
     for k, path, shard, other, other_codec in infos[1:]:
         differs = [key for key in ("of", "total", "batch_size", "seed") if shard[key] != first[key]]
         differs += [key for key in _SAME if other.get(key) != model.get(key)]
+        if _residual_scale(other) != _residual_scale(model):
+            differs.append("residual scale")
         if other_codec != codec:
             differs.append("codec")
         if differs:

@@ -20,8 +20,9 @@ def run_dir(real_store, tmp_path_factory):
     return out
 
 
-def draw(run_dir, path, shard=None, seed=5):
-    return sample(run_dir, path, SampleConfig(n=23, batch_size=4, sampler="ddim", steps=3, seed=seed, shard=shard))
+def draw(run_dir, path, shard=None, seed=5, residual_scale="validated"):
+    return sample(run_dir, path, SampleConfig(n=23, batch_size=4, sampler="ddim", steps=3, seed=seed, shard=shard,
+                                              residual_scale=residual_scale))
 
 
 def test_shards_partition_the_batches():
@@ -55,6 +56,9 @@ def test_merge_refuses_a_missing_part_or_another_draw(run_dir, tmp_path):
         merge([tmp_path / "p1.zarr"], tmp_path / "m.zarr")
     with pytest.raises(GenomesynthError, match="seed"):
         merge([tmp_path / "p1.zarr", tmp_path / "other.zarr"], tmp_path / "m.zarr")
+    draw(run_dir, tmp_path / "shrunk.zarr", (2, 2), residual_scale="0.5")
+    with pytest.raises(GenomesynthError, match="residual scale"):
+        merge([tmp_path / "p1.zarr", tmp_path / "shrunk.zarr"], tmp_path / "m.zarr")
     with pytest.raises(GenomesynthError, match="K/N"):
         SampleConfig(shard=(3, 2))
     assert not (tmp_path / "m.zarr").exists()

@@ -8,7 +8,7 @@
 #   (STUDIES picks which cohorts to (re)run; the tables are made from every study found in OUT_DIR)
 #   EVAL_ONLY=1 keeps the trained runs and synthetic stores of an earlier run and redoes the reference
 #   generators, eval and plots (after a change to the metrics).
-# Takes about 40 minutes on a 2-core CPU with the default 1,000 steps per backbone.
+# Takes 35–50 minutes on a 2-core CPU with JOBS=2 and the default 1,000 steps per backbone.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 shared="${SHARED:-$repo/../shared/data}"

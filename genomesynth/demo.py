@@ -179,6 +179,10 @@ def _report(summary: dict[str, Any], result: dict[str, Any], config: DemoConfig)
                      f"({smp['sampler']}, {smp['steps']} steps) | {smp['residual_scale']:g} ({smp['residual_chosen']}) |")
     lines += [
         "",
+        "*Residual scale*: how much of its network's residual over the population prior each draw used, "
+        "ε̂ = prior + s·F — below 1 only where the run's own validation people showed, beyond 2 standard errors, "
+        "that the network adds more than it explains on people it was not fitted to (README, `sample`).",
+        "",
         "## Evaluation",
         "",
         f"Synthetic stores are compared with the real train split and the balanced held-out split on equal-size "

@@ -168,7 +168,7 @@ def sample(
     with open_store(real_path) as real_store:
         if real_store.attrs.get("codec_id") != ref["codec_id"]:
             raise GenomesynthError(f"{real_path}: not the store this run was trained on (codec differs)")
-        residual = _residual_scale(config.residual_scale, model, state, real_store, device, run_dir)
+        residual = _residual_scale(config.residual_scale, model, state, real_store, device)
         model.residual_scale = residual["scale"]
         with writer:
             latents = writer.create_latents(stop - first, ref["n_genes_padded"])
@@ -221,8 +221,8 @@ SHRINK_Z = 2.0
 above 0 (one-sided, about 2 % of runs whose network is as good below 1 as at 1)."""
 
 
-def _residual_scale(asked: str, model: torch.nn.Module, state: dict, real_store: Store, device: torch.device,
-                    run_dir: str | Path) -> dict[str, Any]:
+def _residual_scale(asked: str, model: torch.nn.Module, state: dict, real_store: Store,
+                    device: torch.device) -> dict[str, Any]:
     """{"scale": s, "chosen": how}. For `validated`: each validation person's denoising loss is exactly quadratic
     in s, L_i(s) = a_i + 2s·b_i + s²·c_i (a: the prior's error, b: its product with the residual F, c: F's power,
     averaged over paired draws of t and noise). The residual is shrunk, to the s in [0, 1] minimising the mean loss,
@@ -234,7 +234,7 @@ def _residual_scale(asked: str, model: torch.nn.Module, state: dict, real_store:
     val_people, _ = validation_split(np.flatnonzero(real_store.split() == "train"), config["val_fraction"],
                                      config["seed"])
     if len(val_people) < 2:
-        return {"scale": 1.0, "chosen": "no validation people (--val-fraction 0)"}
+        return {"scale": 1.0, "chosen": f"{len(val_people)} validation people: too few to judge by (--val-fraction)"}
     if len(val_people) > VALIDATION_PEOPLE:
         val_people = val_people[np.linspace(0, len(val_people) - 1, VALIDATION_PEOPLE).round().astype(int)]
     labels = real_store.label()[val_people]

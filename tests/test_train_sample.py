@@ -232,7 +232,7 @@ def test_residual_scale_zero_samples_the_prior_alone_and_validated_shrinks_a_har
         assert losses[f"{summary.residual_scale:g}"] <= min(losses["0"], losses["0.5"]) < losses["1"]
     train(toy_store, tmp_path / "all", TrainConfig(epochs=1, timesteps=20, val_fraction=0))
     unvalidated = sample(tmp_path / "all", tmp_path / "all.zarr", SampleConfig(**config))
-    assert unvalidated.residual_scale == 1.0 and "no validation people" in unvalidated.residual_chosen
+    assert unvalidated.residual_scale == 1.0 and "0 validation people" in unvalidated.residual_chosen
 
 
 def test_validated_scale_shrinks_only_on_a_significant_slope():

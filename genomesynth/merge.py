@@ -92,7 +92,7 @@ def draw_parts(parts: list[str | Path]) -> list[PartInfo]:
     return check_draw(infos)
 
 
-def _residual_scale(model: dict) -> float:
+def _drawn_scale(model: dict) -> float:
     """The scale a part's network residual was drawn with (1 for stores drawn before the option existed)."""
     return float((model.get("residual_scale") or {}).get("scale", 1.0))
 
@@ -105,7 +105,7 @@ def check_draw(infos: list[PartInfo]) -> list[PartInfo]:
     for k, path, shard, other, other_codec in infos[1:]:
         differs = [key for key in ("of", "total", "batch_size", "seed") if shard[key] != first[key]]
         differs += [key for key in _SAME if other.get(key) != model.get(key)]
-        if _residual_scale(other) != _residual_scale(model):
+        if _drawn_scale(other) != _drawn_scale(model):
             differs.append("residual scale")
         if other_codec != codec:
             differs.append("codec")

@@ -233,6 +233,9 @@ def test_residual_scale_zero_samples_the_prior_alone_and_validated_shrinks_a_har
     train(toy_store, tmp_path / "all", TrainConfig(epochs=1, timesteps=20, val_fraction=0))
     unvalidated = sample(tmp_path / "all", tmp_path / "all.zarr", SampleConfig(**config))
     assert unvalidated.residual_scale == 1.0 and "0 validation people" in unvalidated.residual_chosen
+    for bad in ("-1", "half"):
+        with pytest.raises(GenomesynthError, match="--residual-scale"):
+            SampleConfig(residual_scale=bad)
 
 
 def test_validated_scale_shrinks_only_on_a_significant_slope():
@@ -250,8 +253,3 @@ def test_validated_scale_shrinks_only_on_a_significant_slope():
     assert noisy["slope_z"] <= 2 and noisy["scale"] == 1.0
     timid = validated_scale(a, torch.full((n,), -0.3, dtype=torch.float64), c)
     assert timid["scale"] == 1.0 and timid["best"] == 1.0 and timid["slope_z"] < 0
-
-
-    for bad in ("-1", "half"):
-        with pytest.raises(GenomesynthError, match="--residual-scale"):
-            SampleConfig(residual_scale=bad)

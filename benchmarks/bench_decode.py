@@ -1,11 +1,11 @@
-"""`decode` time with the codec's thresholds and with drawn people's calls cut on their own dosages.
+"""`decode` time with the codec's thresholds and with drawn people's calls fitted on their own dosages.
 
     python benchmarks/bench_decode.py [--shared ../shared/data] [--people 2254,10000]
 
 Compresses 1000 Genomes chr15 (2,504 people × 10,000 SNPs, `--block-size 50`), draws Gaussian
 reference stores of each size (`genomesynth baseline --method gaussian`, latents drawn in continuous
 space like a model's), and decodes each to a bgzipped VCF twice: `--calls fixed` and `--calls auto`
-(calibrated: the thresholds re-cut on up to 2,000 of the people, genomesynth/calibration.py).
+(calibrated: individual allele frequencies fitted on up to 2,000 of the people, genomesynth/calibration.py).
 """
 
 from __future__ import annotations

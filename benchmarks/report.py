@@ -51,7 +51,7 @@ def main() -> None:
             ("ratio_indexed", "indexed / raw"), ("indexed_speedup", "indexed speed-up vs 1 core"),
             ("indexed_genotypes_per_s", "indexed genotypes/s")]),
         ("decode", "`decode` of a drawn store (Gaussian reference on 1000 Genomes chr15) to a bgzipped VCF: the codec's "
-         "thresholds vs calls cut on the drawn people's own dosages (`bench_decode.py`)", [
+         "thresholds vs calls fitted on the drawn people's own dosages (`bench_decode.py`)", [
             ("people", "people"), ("snps", "SNPs"), ("fixed_s", "--calls fixed (s)"), ("auto_s", "--calls auto (s)"),
             ("auto_calls", "auto decoded as"), ("ratio", "auto / fixed")]),
         ("model-tiny-cpu", "train and sample, tiny presets", [

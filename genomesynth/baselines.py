@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 from rich.progress import Progress
 
-from genomesynth.calibration import inbreeding_attrs
 from genomesynth.errors import GenomesynthError
 from genomesynth.provenance import provenance
 from genomesynth.store import REFERENCE_ATTRS, SCHEMA_VERSION, StoreWriter, copy_reference, open_store
@@ -75,7 +74,6 @@ def reference_generator(
             writer.set_attrs({
                 **{k: store.attrs[k] for k in REFERENCE_ATTRS if k in store.attrs},
                 "schema_version": SCHEMA_VERSION, "role": "synthetic",
-                **inbreeding_attrs(store),
                 "model": {"baseline": method, "real": str(Path(real).resolve())},
                 "provenance": provenance("baseline", [Path(real)], seed, {"method": method, "n": n}),
             })

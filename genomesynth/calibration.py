@@ -1,45 +1,58 @@
-"""Calls for drawn people: each SNP's thresholds re-cut on the drawn people's own dosages.
+"""Calls for drawn people: each one's genotypes follow their own population's allele frequencies.
 
 The codec's thresholds (codec.py) are placed on the training people's reconstructed dosages, which
 cluster near 0, 1 and 2. A generator's people are drawn in continuous latent space: their dosages
-spread between those values, so the training thresholds call too many of them heterozygous (on
-1000 Genomes chr15 16.6 % of calls against the real 13.4 %) and pull their genotypes toward the
-middle of the PCA (docs/RESULTS.md, finding 13).
+spread between those values, and one set of thresholds for everyone does two things to them. It calls
+too many of them heterozygous (on 1000 Genomes chr15 16.6 % of calls against the real 13.4 %), and it
+flattens their population structure: a population's shift of a SNP's mean dosage moves its share of
+calls across a fixed threshold by less than the shift (for a rare variant about half), so the drawn
+people's spread along the real genotype PC1, right in their dosages, shrinks once called (the demo
+cohort: standard deviation 6.9 in dosages, 5.3 in calls, real 7.4; docs/RESULTS.md findings 13, 15).
 
 For stores whose latents were drawn (`genomesynth sample`, the Gaussian reference of `genomesynth
-baseline`) decode and eval therefore re-cut each SNP's two thresholds on the drawn people's own
-dosages, keeping what the generator says and taking from the cohort one number:
+baseline`) decode, eval and the figures therefore call each person from an individual allele
+frequency, using nothing but the drawn people themselves:
 
-- the SNP's ALT allele frequency p is the one the codec's thresholds give the drawn people (the
-  generator's own, not the training people's);
-- the genotype shares are those of Hardy–Weinberg proportions with the training cohort's inbreeding
-  coefficient F = 1 − Σ observed heterozygosity / Σ expected (population structure makes it > 0):
-  P(0) = q² + Fpq, P(1) = 2pq(1 − F), P(2) = p² + Fpq with q = 1 − p;
-- each threshold sits halfway between the drawn dosages that bracket its share (people sorted by
-  dosage), so the drawn people get those shares; a SNP where equal dosages straddle a cut (the same
-  dosage for everyone, say) keeps the codec's thresholds.
+- population coordinates: the drawn people's top POPULATION_AXES principal axes of their latents;
+- a SNP's individual expected dosage μ = a + b·coordinates, the least-squares fit over the drawn
+  people, and the individual ALT frequency p = μ / 2 (clipped to [0, 1]);
+- the person's own deviation from it, u = Φ((dosage − μ) / s) with s the SNP's residual standard
+  deviation, picks the genotype from Hardy–Weinberg proportions at p: 0 below q², 2 above 1 − p², 1
+  between. Within a population (given the coordinates) the training cohorts' genotypes are in
+  Hardy–Weinberg proportions (the inbreeding coefficient around individual frequencies: 0.010 and
+  −0.024 on chr15 with 2 and 4 axes, against 0.127 around the cohort's), so no cohort number is used.
 
-Stores of reconstructed real genotypes (real, `encode`d, the gene mosaic) keep the codec's thresholds:
-their dosages are what the thresholds were made for. Haploid cohorts keep them too (one threshold,
-which already gives the drawn people the allele frequency). The thresholds are cut on at most
-`CALIBRATION_PEOPLE` people (a seeded subsample), a gene-slab of variants at a time.
+A population's mean dosage so becomes its share of ALT alleles, and a person's rank within their
+population their genotype (the within-gene LD follows the dosages' correlations). Stores of
+reconstructed real genotypes (real, `encode`d, the gene mosaic) keep the codec's thresholds: their
+dosages are what the thresholds were made for. Haploid cohorts keep them too (on the 805-SNP
+haplotypes the codec's one threshold keeps the structure and these calls did not: PCA overlap 0.78
+against 0.39). The calls are fitted on at most `CALIBRATION_PEOPLE` people (a seeded subsample) and
+applied to every person of the draw.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy.special import ndtr
 
-from genomesynth.codec import Codec, cuts_at
+from genomesynth.codec import Codec
 from genomesynth.errors import GenomesynthError
 
 CALIBRATION_PEOPLE = 2000
-"""Drawn people the thresholds are cut on (the people eval decodes per set)."""
+"""Drawn people the calls are fitted on (the people eval decodes per set)."""
 VARIANT_SLAB = 1 << 16
 """Variants whose dosages are computed at once (CALIBRATION_PEOPLE × this × 4 bytes ≈ 0.5 GB)."""
 MODES = ("auto", "calibrated", "fixed")
+POPULATION_AXES = 4
+"""Principal axes of the drawn people's latents their allele frequencies follow (2, 4 and 8 measured: 4 kept the
+inbreeding coefficient around individual frequencies nearest 0 on both diploid study cohorts; finding 15)."""
+LATENT_COLUMNS = 1 << 14
+"""Latent columns read at once while the drawn people's Gram matrix is summed."""
 
 
 def drawn(attrs: dict[str, Any]) -> bool:
@@ -52,7 +65,7 @@ def drawn(attrs: dict[str, Any]) -> bool:
 
 
 def use_calibrated(mode: str, attrs: dict[str, Any], ploidy: int) -> bool:
-    """`--calls`: auto (calibrated for drawn stores), calibrated or fixed; haploid calls are never re-cut."""
+    """`--calls`: auto (calibrated for drawn stores), calibrated or fixed; haploid calls keep the codec's threshold."""
     if mode not in MODES:
         raise GenomesynthError(f"--calls {mode!r}: use {', '.join(MODES)}")
     return ploidy == 2 and (mode == "calibrated" or (mode == "auto" and drawn(attrs)))
@@ -92,50 +105,84 @@ def genotype_shares(p: np.ndarray, f: float) -> tuple[np.ndarray, np.ndarray]:
     return zero, zero + 2 * pq * (1 - f_snp)
 
 
-def calibrate(codec: Codec, latents: np.ndarray, f: float) -> Codec:
-    """The codec with every SNP's thresholds re-cut on these drawn people's dosages (see the module docstring)."""
-    thresholds = np.empty_like(codec.thresholds)
-    start = 0
-    for part in _slabs(codec):
-        dosages = part.dosages(latents)
-        p = part.calls(dosages).mean(0) / 2
-        ordered = np.sort(dosages.T, axis=-1)  # (variants, people)
-        n = ordered.shape[1]
-        n_below = np.clip(np.rint(np.stack(genotype_shares(p.astype(np.float64), f), axis=1) * n).astype(np.int64), 0, n)
-        cut, separates = cuts_at(ordered, n_below)
-        thresholds[start : start + len(part.gene)] = np.where(separates.all(1)[:, None], cut, part.thresholds)
-        start += len(part.gene)
-    return dataclasses.replace(codec, thresholds=thresholds)
+@dataclass(frozen=True)
+class DrawnCalls:
+    """Genotype calls for drawn people (the module docstring): fitted by `calibrate` on people of one draw,
+    applied to any people of it."""
+
+    codec: Codec
+    centre: np.ndarray
+    """(genes_padded · 8,) the fitted people's mean latents."""
+    axes: np.ndarray
+    """(axes, genes_padded · 8): centred latents → population coordinates (unit variance over the fitted people)."""
+    intercept: np.ndarray
+    """(variants,) each SNP's mean dosage."""
+    slope: np.ndarray
+    """(variants, axes) each SNP's expected dosage per unit of each coordinate."""
+    spread: np.ndarray
+    """(variants,) the standard deviation of each SNP's dosage around its expected one."""
+
+    def coordinates(self, latents: np.ndarray) -> np.ndarray:
+        return ((latents.reshape(len(latents), -1) - self.centre) @ self.axes.T).astype(np.float32)
+
+    def genotypes(self, latents: np.ndarray) -> np.ndarray:
+        """latents (people, genes_padded, 8) → ALT counts int8 (people, variants)."""
+        coordinates = self.coordinates(latents)
+        out = np.empty((len(latents), len(self.codec.gene)), dtype=np.int8)
+        for start, part in _slab_starts(self.codec):
+            stop = start + len(part.gene)
+            expected = self.intercept[start:stop] + coordinates @ self.slope[start:stop].T
+            rank = ndtr((part.dosages(latents) - expected) / self.spread[start:stop])
+            zero, up_to_one = genotype_shares(np.clip(expected / 2, 0.0, 1.0), 0.0)
+            out[:, start:stop] = (rank >= zero).astype(np.int8) + (rank >= up_to_one).astype(np.int8)
+        return out
+
+
+def calibrate(codec: Codec, latents: np.ndarray) -> DrawnCalls:
+    """Fit the calls of the module docstring on these drawn people (latents: people × genes_padded × 8)."""
+    n = len(latents)
+    flat = latents.reshape(n, -1)
+    centre = flat.mean(0, dtype=np.float64)
+    gram = np.zeros((n, n))
+    for a in range(0, flat.shape[1], LATENT_COLUMNS):
+        block = flat[:, a : a + LATENT_COLUMNS] - centre[a : a + LATENT_COLUMNS]
+        gram += block @ block.T
+    values, vectors = np.linalg.eigh(gram)
+    keep = np.argsort(values)[::-1][: max(0, min(POPULATION_AXES, n - 2))]
+    keep = keep[values[keep] > 1e-9 * max(values.max(), 1e-300)]
+    coordinates = (vectors[:, keep] * np.sqrt(n)).astype(np.float32)  # unit variance, mean 0, uncorrelated
+    axes = np.empty((len(keep), flat.shape[1]), dtype=np.float32)
+    for a in range(0, flat.shape[1], LATENT_COLUMNS):
+        block = flat[:, a : a + LATENT_COLUMNS] - centre[a : a + LATENT_COLUMNS]
+        axes[:, a : a + LATENT_COLUMNS] = (vectors[:, keep].T @ block) * (np.sqrt(n) / values[keep])[:, None]
+    intercept, spread = np.empty(len(codec.gene), np.float32), np.empty(len(codec.gene), np.float32)
+    slope = np.empty((len(codec.gene), len(keep)), np.float32)
+    for start, part in _slab_starts(codec):
+        stop = start + len(part.gene)
+        residual = part.dosages(latents)  # float32, people × slab: the fit's largest array
+        intercept[start:stop] = residual.mean(0, dtype=np.float64)
+        residual -= intercept[start:stop]
+        slope[start:stop] = (coordinates.T @ residual).T / n  # least squares: the coordinates' X'X is n·I
+        residual -= coordinates @ slope[start:stop].T
+        spread[start:stop] = np.maximum(np.sqrt((residual**2).mean(0, dtype=np.float64)), 1e-6)
+    return DrawnCalls(codec, centre, axes, intercept, slope, spread)
+
+
+def _slab_starts(codec: Codec) -> list[tuple[int, Codec]]:
+    return list(zip(range(0, len(codec.gene), VARIANT_SLAB), _slabs(codec)))
 
 
 def cohort_inbreeding(real_store: Any) -> float:
     """F of a real store's training people (at most CALIBRATION_PEOPLE of them, drawn with seed 0: a property
-    of the cohort, the same number wherever it is computed); `sample` records it in its stores."""
+    of the cohort, the same number wherever it is computed); eval reports it beside the real heterozygosity."""
     from genomesynth.compress import load_codec
 
     train = np.flatnonzero(real_store.split() == "train")
     return inbreeding(load_codec(real_store), real_store.read_people(train[subsample(len(train), 0)]))
 
 
-def inbreeding_attrs(real_store: Any) -> dict[str, float]:
-    """What `sample` and `baseline` record in a synthetic store: the cohort's F, if it is diploid and has a codec."""
-    if real_store.ploidy != 2 or not real_store.has("codec/loadings"):
-        return {}
-    return {"inbreeding": cohort_inbreeding(real_store)}
-
-
-def store_inbreeding(store: Any, codec_store: Any) -> float | None:
-    """The F to calibrate a drawn store's calls with: its own record, else the real codec store's cohort;
-    None for a store from an older genomesynth decoded without its real store."""
-    if "inbreeding" in store.attrs:
-        return float(store.attrs["inbreeding"])
-    if codec_store.role == "real":
-        return cohort_inbreeding(codec_store)
-    return None
-
-
 def subsample(n: int, seed: int) -> np.ndarray:
-    """The people (sorted indices) thresholds are cut on: all of them up to CALIBRATION_PEOPLE, else a seeded draw."""
+    """The people (sorted indices) calls are fitted on: all of them up to CALIBRATION_PEOPLE, else a seeded draw."""
     if n <= CALIBRATION_PEOPLE:
         return np.arange(n)
     return np.sort(np.random.default_rng(seed).choice(n, CALIBRATION_PEOPLE, replace=False))

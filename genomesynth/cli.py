@@ -178,11 +178,11 @@ def decode(
     store: Annotated[Path, typer.Argument(help="A real or synthetic store.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="VCF to write (.vcf.gz, bgzipped).")],
     codec: Annotated[Path | None, typer.Option(help="The real store holding the codec (default: STORE).")] = None,
-    calls: Annotated[str, typer.Option(help="auto (drawn people's thresholds re-cut on their own dosages), "
-                                            "calibrated, or fixed (the codec's).")] = "auto",
+    calls: Annotated[str, typer.Option(help="auto (drawn people called from individual allele frequencies fitted "
+                                            "on their own dosages), calibrated, or fixed (the codec's thresholds).")] = "auto",
     calibrate_on: Annotated[Path | None, typer.Option(
-        help="Re-cut the thresholds on this store's people instead (a part of the same draw): decode every "
-             "shard with the same one for one set of thresholds.")] = None,
+        help="Fit the drawn people's calls on this store's people instead (a part of the same draw): decode "
+             "every shard with the same one for one fit.")] = None,
     threads: Threads = None,
     seed: Seed = 0,
     overwrite: Overwrite = False,
@@ -491,8 +491,8 @@ def evaluate(
     classifier_patience: Annotated[int, typer.Option(
         help="Stop a classifier after this many epochs without a lower loss on its 10 % validation split "
              "(the best epoch's weights are kept); 0: train every epoch on all people.")] = 3,
-    calls: Annotated[str, typer.Option(help="Synthetic genotype calls: auto (drawn people's thresholds re-cut on "
-                                            "their own dosages, as decode does), calibrated, or fixed.")] = "auto",
+    calls: Annotated[str, typer.Option(help="Synthetic genotype calls: auto (drawn people's from individual allele "
+                                            "frequencies, as decode makes them), calibrated, or fixed.")] = "auto",
     name: Annotated[list[str] | None, typer.Option("--name", help="Column name per store (repeat).")] = None,
     json_path: Annotated[Path | None, typer.Option("--json", help="Write the result as JSON here.")] = None,
     reference: Annotated[Path | None, typer.Option(

@@ -21,8 +21,8 @@ no call depends on float rounding.
 A decoded dosage d becomes the call (d ≥ t1) + (d ≥ t2). On real people this reproduces the input
 genotypes almost exactly; on synthetic people it keeps each SNP's genotype frequencies when the
 generator keeps the dosage distribution. Haploid cohorts use t1 alone. Drawn people's dosages do not
-keep it (they spread between the genotypes), and decode/eval re-cut their thresholds on their own
-dosages: genomesynth/calibration.py.
+keep it (they spread between the genotypes), and decode/eval call them from individual allele
+frequencies fitted on their own dosages: genomesynth/calibration.py.
 """
 
 from __future__ import annotations
@@ -235,6 +235,11 @@ class Codec:
     def calls(self, dosages: np.ndarray) -> np.ndarray:
         """dosages (people, variants) → ALT counts int8 (0..ploidy), frequency-matched thresholds."""
         return (dosages >= self.thresholds[:, 0]).astype(np.int8) + (dosages >= self.thresholds[:, 1]).astype(np.int8)
+
+    def genotypes(self, latents: np.ndarray) -> np.ndarray:
+        """latents (people, genes_padded, 8) → ALT counts int8 (people, variants), through the thresholds above
+        (drawn people's calls: calibration.DrawnCalls.genotypes)."""
+        return self.calls(self.dosages(latents))
 
 
 def codec_id(loadings: np.ndarray, positions: np.ndarray, gene_offset: np.ndarray) -> str:

@@ -20,7 +20,7 @@ import numpy as np
 from rich.progress import Progress
 
 from genomesynth import LATENT_DIM
-from genomesynth.calibration import calibrate, store_inbreeding, subsample, use_calibrated
+from genomesynth.calibration import DrawnCalls, calibrate, subsample, use_calibrated
 from genomesynth.codec import Codec, codec_id, fit_genes
 from genomesynth.errors import GenomesynthError
 from genomesynth.io import Cohort, VariantBlock, open_cohort
@@ -582,9 +582,9 @@ def decode(
     progress: Progress | None = None,
 ) -> DecodeSummary:
     """Latents → dosages (through the codec) → calls → a bgzipped VCF. The calls use the codec's
-    frequency-matched thresholds, or for drawn people thresholds re-cut on their own dosages
-    (`calls`: auto, calibrated or fixed; genomesynth/calibration.py; `seed` picks the people they are cut on) —
-    or, with `calibrate_on`, on another store's people of the same draw (one set of thresholds for every shard)."""
+    frequency-matched thresholds, or for drawn people individual allele frequencies fitted on their own
+    dosages (`calls`: auto, calibrated or fixed; genomesynth/calibration.py; `seed` picks the people they are
+    fitted on) — or, with `calibrate_on`, on another store's people of the same draw (one fit for every shard)."""
     progress = progress or quiet()
     started = time.perf_counter()
     output = Path(output)
@@ -604,28 +604,20 @@ def decode(
             )
         codec = load_codec(reference)
         calibrated = use_calibrated(calls, dict(store.attrs), store.ploidy)
-        f = store_inbreeding(store, reference) if calibrated else None
-        if calibrated and f is None:
-            if calls == "calibrated":
-                raise GenomesynthError(f"{store.path}: no cohort inbreeding coefficient recorded (a store from an "
-                                       "older genomesynth); pass --codec with the real store it was drawn from")
-            calibrated = False  # auto: an older store without its real store keeps the codec's thresholds
-            note = " (no cohort F recorded: pass --codec REAL.zarr to re-cut)"
-        else:
-            note = ""
-        cut_note = ""
         if calibrate_on is not None and not calibrated:
             raise GenomesynthError(f"--calibrate-on {calibrate_on}: {store.path}'s calls keep the codec's thresholds "
-                                   "(not a drawn store, or --calls fixed); pass --calls calibrated to re-cut them")
+                                   "(not a drawn store, or --calls fixed); pass --calls calibrated to fit them")
+        caller: Codec | DrawnCalls = codec
+        cut_note = ""
         if calibrated:
             with ExitStack() as opened:
                 cut_on = store if calibrate_on is None else opened.enter_context(open_store(calibrate_on))
                 if cut_on.attrs.get("codec_id") != store.attrs.get("codec_id"):
                     raise GenomesynthError(f"--calibrate-on {calibrate_on}: its codec ({cut_on.attrs.get('codec_id')}) "
-                                           f"differs from {store.path}'s; cut the thresholds on a part of the same draw")
-                codec = calibrate(codec, cut_on.read_people(subsample(cut_on.n_people, seed)), f)
+                                           f"differs from {store.path}'s; fit the calls on a part of the same draw")
+                caller = calibrate(codec, cut_on.read_people(subsample(cut_on.n_people, seed)))
             if calibrate_on is not None:
-                cut_note = f", cut on {Path(calibrate_on).name}"
+                cut_note = f", fitted on {Path(calibrate_on).name}"
         samples = list(store.sample_id())
         n_variants = len(codec.gene)
         tmp = Path(tempfile.mkdtemp(prefix=".genomesynth-", dir=output.parent))
@@ -634,7 +626,7 @@ def decode(
                                               shape=(n_variants, len(samples)))
             task = progress.add_task("decoding people", total=len(samples), status="")
             for start, slab in store.iter_slabs(rows=256):
-                calls[:, start : start + len(slab)] = codec.calls(codec.dosages(slab)).T
+                calls[:, start : start + len(slab)] = caller.genotypes(slab).T
                 progress.update(task, completed=start + len(slab))
             contigs = list(reference.attrs["contigs"])
             contig = reference.read("variants/variant_contig")
@@ -652,12 +644,14 @@ def decode(
 
             part = tmp / output.name
             header = [f"##source=genomesynth decode of {store.path.name} (role {store.role})",
-                      "##genomesynth_calls=" + (f"calibrated (thresholds re-cut on the drawn people's dosages, "
-                                                f"inbreeding F={f:.4f}, seed {seed}{cut_note})" if calibrated
+                      "##genomesynth_calls=" + (f"calibrated (from individual allele frequencies along the drawn "
+                                                f"people's {caller.axes.shape[0]} population axes, seed {seed}{cut_note})"
+                                                if isinstance(caller, DrawnCalls)
                                                 else "fixed (the codec's frequency-matched thresholds)")]
             write_vcf(part, samples, contigs, rows(), store.ploidy, header)
             part.replace(output)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return DecodeSummary(str(output), len(samples), n_variants, time.perf_counter() - started,
-                         f"calibrated (F = {f:.3f}{cut_note})" if calibrated else "fixed" + note)
+                         f"calibrated ({caller.axes.shape[0]} population axes{cut_note})"
+                         if isinstance(caller, DrawnCalls) else "fixed")

@@ -67,7 +67,7 @@ class EvalConfig:
     """Processes that train the classifiers side by side on the CPU when a transformer or CNN is among them (None:
     this job's share of the cores; 1: one after another here). The scores do not depend on it (metrics/runner.py)."""
     calls: str = "auto"
-    """Genotype calls of synthetic sets: auto (re-cut on drawn people's own dosages, genomesynth/calibration.py),
+    """Genotype calls of synthetic sets: auto (drawn people's from individual allele frequencies, genomesynth/calibration.py),
     calibrated or fixed (the codec's thresholds)."""
     reference: Path | None = None
     """An earlier eval's JSON (same real store, same settings) whose reference column's classifier scores (TSTR,
@@ -268,8 +268,8 @@ def evaluate(
             train_calls, test_calls = (codec.calls(codec.dosages(x)) for x in (train_full[decoded], test_full))
             train_labels = train.labels[decoded]
         genotypes = GenotypeReference(codec, train_calls, config.seed) if "genotype" in metrics else None
-        cohort_f = cohort_inbreeding(real_store) if codec is not None and codec.ploidy == 2 else None
         if genotypes is not None:
+            cohort_f = cohort_inbreeding(real_store) if codec.ploidy == 2 else None  # reported: the cohort's F
             ref["genotype"] = genotypes.compare(test_calls) | {"calls": "fixed", "inbreeding": cohort_f}
         kinship = (KinshipPanel(train_calls, test_calls, config.seed, train_labels=train_labels, test_labels=test.labels)
                    if "kinship" in metrics and codec.ploidy == 2 else None)  # one panel for the reference and every store
@@ -329,8 +329,7 @@ def evaluate(
             calibrated = codec is not None and use_calibrated(config.calls, syn_attrs, codec.ploidy)
             if codec is not None:
                 decoded_people = syn_full[syn_decoded]
-                syn_codec = calibrate(codec, decoded_people, cohort_f) if calibrated else codec
-                syn_calls = syn_codec.calls(syn_codec.dosages(decoded_people))
+                syn_calls = (calibrate(codec, decoded_people) if calibrated else codec).genotypes(decoded_people)
             if genotypes is not None:
                 out["genotype"] = genotypes.compare(syn_calls) | {"calls": "calibrated" if calibrated else "fixed"}
             if kinship is not None:

@@ -58,7 +58,6 @@ def merge(parts: list[str | Path], output: str | Path, *, overwrite: bool = Fals
             **{k: head.attrs[k] for k in REFERENCE_ATTRS if k in head.attrs},
             "schema_version": SCHEMA_VERSION,
             "role": "synthetic",
-            **({"inbreeding": head.attrs["inbreeding"]} if "inbreeding" in head.attrs else {}),
             "model": model,
             "shard": None,
             "merged_from": [str(info[1]) for info in infos],

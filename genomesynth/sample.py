@@ -13,7 +13,6 @@ import torch
 from rich.progress import Progress
 
 from genomesynth import checks
-from genomesynth.calibration import inbreeding_attrs
 from genomesynth.diffusion.samplers import sample as draw
 from genomesynth.diffusion.schedule import Schedule
 from genomesynth.errors import GenomesynthError
@@ -194,7 +193,6 @@ def sample(
                 **{k: real_store.attrs[k] for k in REFERENCE_ATTRS if k in real_store.attrs},
                 "schema_version": SCHEMA_VERSION,
                 "role": "synthetic",
-                **inbreeding_attrs(real_store),
                 "model": {
                     "run": str(Path(run_dir).resolve()), "checkpoint": state["path"], "backbone": train_config["backbone"],
                     "preset": train_config["preset"], "step": state["step"], "sampler": config.sampler, "steps": steps,

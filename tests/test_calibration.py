@@ -1,11 +1,11 @@
-"""Calls for drawn people: thresholds re-cut on their own dosages (genomesynth/calibration.py)."""
+"""Calls for drawn people: from individual allele frequencies fitted on their own dosages (genomesynth/calibration.py)."""
 
 import numpy as np
 import pytest
 
 from genomesynth.baselines import reference_generator
 from genomesynth.calibration import calibrate, cohort_inbreeding, genotype_shares, inbreeding, use_calibrated
-from genomesynth.codec import Codec
+from genomesynth.codec import Codec, cuts_at
 from genomesynth.compress import decode, load_codec
 from genomesynth.errors import GenomesynthError
 from genomesynth.evaluate import EvalConfig, evaluate
@@ -33,30 +33,74 @@ def test_genotype_shares_are_hardy_weinberg_with_the_inbreeding_coefficient(f):
     assert np.allclose((up_to_one - zero)[inside], (2 * p * q * (1 - f))[inside])
 
 
-def test_calibrated_calls_keep_the_allele_frequency_and_take_the_cohort_heterozygosity():
-    codec, n, f = toy_codec(), 1000, 0.2
-    latents = np.random.default_rng(1).normal(size=(n, 1, 8)).astype(np.float32)
-    fixed = codec.calls(codec.dosages(latents))
-    recut = calibrate(codec, latents, f)
-    calls = recut.calls(recut.dosages(latents))
-    p = fixed.mean(0) / 2
-    assert np.allclose(calls.mean(0) / 2, p, atol=1.5 / n)
-    zero, up_to_one = genotype_shares(p, f)
-    assert np.allclose((calls == 1).mean(0), up_to_one - zero, atol=1.5 / n)
-    assert np.allclose((calls == 0).mean(0), zero, atol=1.5 / n)
-    assert not np.array_equal(calls, fixed)  # the toy's fixed thresholds are far from these shares
-    assert np.array_equal(recut.gene, codec.gene) and recut.loadings is codec.loadings
+def two_populations(n: int = 4000, snps: int = 40, seed: int = 0) -> tuple[Codec, np.ndarray, np.ndarray, np.ndarray]:
+    """Drawn people of two populations: gene g's first latent is SNP g's dosage, a population mean (a rare
+    variant in A, 0.1 more in B: weakly differentiated, as most SNPs are) plus Gaussian spread, as a generator
+    draws them; the codec's thresholds sit at 0.5 and 1.5."""
+    rng = np.random.default_rng(seed)
+    codec = Codec(gene=np.arange(snps, dtype=np.int64), loadings=np.tile(np.eye(1, 8, dtype=np.float32), (snps, 1)),
+                  mean=np.zeros(snps, np.float32), thresholds=np.tile(np.array([0.5, 1.5], np.float32), (snps, 1)),
+                  ploidy=2)
+    population = np.arange(n) % 2
+    rare = rng.uniform(0.02, 0.15, snps)
+    means = np.stack([rare, rare + 0.1])  # (2, snps) mean dosages
+    latents = np.zeros((n, snps, 8), np.float32)
+    latents[:, :, 0] = means[population] + rng.normal(0, 0.3, (n, snps))
+    return codec, latents, population, means
 
 
-def test_a_snp_whose_dosage_is_the_same_for_everyone_keeps_the_codec_thresholds():
+def test_drawn_people_are_called_from_their_own_population_frequencies():
+    codec, latents, population, means = two_populations()
+    calls = calibrate(codec, latents).genotypes(latents)
+    for k in (0, 1):
+        ours = calls[population == k]
+        # a population's mean dosage becomes its mean number of ALT alleles ...
+        assert np.abs(ours.mean(0) - means[k]).max() < 0.05
+        # ... in Hardy–Weinberg proportions within the population
+        p = ours.mean(0) / 2
+        assert np.abs((ours == 1).mean(0) - 2 * p * (1 - p)).max() < 0.05
+    true_gap = means[1] - means[0]
+    gap = calls[population == 1].mean(0) - calls[population == 0].mean(0)
+    assert np.mean(gap / true_gap) > 0.85
+    # one set of thresholds for everyone, cut to the whole draw's Hardy–Weinberg shares (the last version's
+    # calls), flattens the populations' difference: the reason for these calls
+    dosages = codec.dosages(latents)
+    shares = np.stack(genotype_shares(dosages.mean(0).astype(np.float64) / 2, 0.0), axis=1)
+    cut, _ = cuts_at(np.sort(dosages.T, axis=-1), np.rint(shares * len(dosages)).astype(np.int64))
+    one_cut = (dosages >= cut[:, 0]).astype(np.int8) + (dosages >= cut[:, 1]).astype(np.int8)
+    one_cut_gap = one_cut[population == 1].mean(0) - one_cut[population == 0].mean(0)
+    assert np.mean(one_cut_gap / true_gap) < 0.8
+
+
+def test_calls_fitted_slab_by_slab_equal_calls_fitted_at_once(monkeypatch):
+    import genomesynth.calibration as calibration
+
+    codec, latents, _, _ = two_populations(n=300, snps=12)
+    whole = calibrate(codec, latents)
+    monkeypatch.setattr(calibration, "VARIANT_SLAB", 5)
+    monkeypatch.setattr(calibration, "LATENT_COLUMNS", 7)
+    sliced = calibrate(codec, latents)
+    assert np.allclose(sliced.slope, whole.slope) and np.allclose(sliced.spread, whole.spread)
+    assert np.array_equal(sliced.genotypes(latents), whole.genotypes(latents))
+    # fitted on some people of the draw, applied to others: the same calls as the fit applied to everyone
+    part = calibrate(codec, latents[:150])
+    assert np.array_equal(part.genotypes(latents)[150:], part.genotypes(latents[150:]))
+
+
+def test_a_snp_whose_dosage_is_the_same_for_everyone_is_that_genotype_for_everyone():
     codec = toy_codec(snps=3)
-    codec.loadings[1] = 0  # SNP 1's dosage is its mean (1.0 after the next line) for everyone: fixed calls all 1
-    codec.mean[1] = 1.0
+    codec.loadings[:] = 0  # every dosage is its SNP's mean
+    codec.mean[:] = [0.0, 1.0, 2.0]
     latents = np.random.default_rng(2).normal(size=(500, 1, 8)).astype(np.float32)
-    recut = calibrate(codec, latents, 0.1)
-    np.testing.assert_array_equal(recut.thresholds[1], codec.thresholds[1])
-    assert np.all(recut.calls(recut.dosages(latents))[:, 1] == 1)
-    assert not np.array_equal(recut.thresholds[[0, 2]], codec.thresholds[[0, 2]])
+    assert np.array_equal(calibrate(codec, latents).genotypes(latents), np.tile([0, 1, 2], (500, 1)))
+
+
+def test_two_drawn_people_are_called_without_population_axes():
+    codec = toy_codec()
+    latents = np.random.default_rng(3).normal(size=(2, 1, 8)).astype(np.float32)
+    fitted = calibrate(codec, latents)
+    assert fitted.axes.shape[0] == 0
+    assert fitted.genotypes(latents).shape == (2, 6)
 
 
 def test_inbreeding_reads_the_deficit_of_heterozygotes():
@@ -86,7 +130,6 @@ def test_decode_and_eval_recut_a_drawn_store_and_keep_a_mosaic(real_store, tmp_p
     reference_generator(real_store, tmp_path / "mosaic.zarr", "mosaic", seed=2)
     with open_store(real_store) as real, open_store(tmp_path / "gauss.zarr") as gauss:
         f = cohort_inbreeding(real)
-        assert gauss.attrs["inbreeding"] == pytest.approx(f)
         codec, latents = load_codec(real), gauss.read_people(np.arange(gauss.n_people))
     decode(tmp_path / "gauss.zarr", tmp_path / "auto.vcf.gz")
     decode(tmp_path / "gauss.zarr", tmp_path / "fixed.vcf.gz", calls="fixed")
@@ -94,9 +137,8 @@ def test_decode_and_eval_recut_a_drawn_store_and_keep_a_mosaic(real_store, tmp_p
     fixed_meta, fixed = vcf_calls(tmp_path / "fixed.vcf.gz")
     assert any(line.startswith("##genomesynth_calls=calibrated") for line in meta)
     assert any(line.startswith("##genomesynth_calls=fixed") for line in fixed_meta)
-    assert np.array_equal(fixed, codec.calls(codec.dosages(latents)))
-    recut = calibrate(codec, latents, f)
-    assert np.array_equal(auto, recut.calls(recut.dosages(latents)))
+    assert np.array_equal(fixed, codec.genotypes(latents))
+    assert np.array_equal(auto, calibrate(codec, latents).genotypes(latents))
     decode(tmp_path / "mosaic.zarr", tmp_path / "mosaic.vcf.gz")
     assert any(line.startswith("##genomesynth_calls=fixed") for line in vcf_calls(tmp_path / "mosaic.vcf.gz")[0])
 
@@ -107,17 +149,18 @@ def test_decode_and_eval_recut_a_drawn_store_and_keep_a_mosaic(real_store, tmp_p
     assert result["real"]["genotype"]["inbreeding"] == pytest.approx(f)
 
 
-def test_an_older_drawn_store_without_its_cohort_f_keeps_the_codec_thresholds_unless_told(real_store, tmp_path):
+def test_an_older_drawn_store_is_calibrated_from_its_own_people(real_store, tmp_path):
     import zarr
 
     reference_generator(real_store, tmp_path / "gauss.zarr", "gaussian", seed=1)
     group = zarr.open_group(str(tmp_path / "gauss.zarr"), mode="r+")
-    group.attrs.put({k: v for k, v in group.attrs.asdict().items() if k != "inbreeding"})  # as before this change
+    group.attrs.put(group.attrs.asdict() | {"inbreeding": 0.3})  # what stores of the last version recorded: unused
     summary = decode(tmp_path / "gauss.zarr", tmp_path / "old.vcf.gz")
-    assert summary.calls.startswith("fixed (no cohort F recorded")
-    assert decode(tmp_path / "gauss.zarr", tmp_path / "with.vcf.gz", codec_path=real_store).calls.startswith("calibrated")
-    with pytest.raises(GenomesynthError, match="--codec"):
-        decode(tmp_path / "gauss.zarr", tmp_path / "forced.vcf.gz", calls="calibrated")
+    assert summary.calls.startswith("calibrated")
+    with open_store(real_store) as real, open_store(tmp_path / "gauss.zarr") as gauss:
+        latents = gauss.read_people(np.arange(gauss.n_people))
+        expected = calibrate(load_codec(real), latents).genotypes(latents)
+    assert np.array_equal(vcf_calls(tmp_path / "old.vcf.gz")[1], expected)
 
 
 def test_the_kinship_and_gwas_figures_decode_drawn_people_as_eval_does(real_store, tmp_path):
@@ -127,8 +170,7 @@ def test_the_kinship_and_gwas_figures_decode_drawn_people_as_eval_does(real_stor
     reference_generator(real_store, tmp_path / "mosaic.zarr", "mosaic", seed=2)
     sets, codec, _ = _decoded_sets(real_store, [tmp_path / "gauss.zarr", tmp_path / "mosaic.zarr"], ["g", "m"],
                                    max_people=10_000, seed=0)
-    with open_store(real_store) as real, open_store(tmp_path / "gauss.zarr") as g, open_store(tmp_path / "mosaic.zarr") as m:
+    with open_store(tmp_path / "gauss.zarr") as g, open_store(tmp_path / "mosaic.zarr") as m:
         drawn, mosaic = g.read_people(np.arange(g.n_people)), m.read_people(np.arange(m.n_people))
-        recut = calibrate(codec, drawn, cohort_inbreeding(real))
-    assert np.array_equal(sets["g"][0], recut.calls(recut.dosages(drawn)))
-    assert np.array_equal(sets["m"][0], codec.calls(codec.dosages(mosaic)))
+    assert np.array_equal(sets["g"][0], calibrate(codec, drawn).genotypes(drawn))
+    assert np.array_equal(sets["m"][0], codec.genotypes(mosaic))

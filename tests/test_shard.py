@@ -64,9 +64,9 @@ def test_merge_refuses_a_missing_part_or_another_draw(run_dir, tmp_path):
     assert not (tmp_path / "m.zarr").exists()
 
 
-def test_shards_decoded_on_one_shards_thresholds_are_the_merged_store_decoded_so(run_dir, real_store, tmp_path):
-    """decode --calibrate-on part1.zarr: every part's VCF uses the same re-cut thresholds, so the parts' calls side
-    by side are the merged store's calls decoded the same way."""
+def test_shards_decoded_on_one_shards_fit_are_the_merged_store_decoded_so(run_dir, real_store, tmp_path):
+    """decode --calibrate-on part1.zarr: every part's VCF uses the same fitted calls, so the parts' calls side by
+    side are the merged store's calls decoded the same way."""
     from genomesynth.compress import decode
 
     from conftest import vcf_calls
@@ -79,9 +79,9 @@ def test_shards_decoded_on_one_shards_thresholds_are_the_merged_store_decoded_so
         decode(part, part.with_suffix(".vcf.gz"), calibrate_on=parts[0])
     decode(tmp_path / "merged.zarr", tmp_path / "merged.vcf.gz", calibrate_on=parts[0])
     meta, merged = vcf_calls(tmp_path / "merged.vcf.gz")
-    assert any("cut on part1.zarr" in line for line in meta)
+    assert any("fitted on part1.zarr" in line for line in meta)
     assert np.array_equal(np.concatenate([vcf_calls(part.with_suffix(".vcf.gz"))[1] for part in parts]), merged)
-    decode(parts[1], tmp_path / "own.vcf.gz")  # part 2 cut on its own people: other thresholds, other calls
+    decode(parts[1], tmp_path / "own.vcf.gz")  # part 2 fitted on its own people: another fit, other calls
     assert not np.array_equal(vcf_calls(tmp_path / "own.vcf.gz")[1], vcf_calls(parts[1].with_suffix(".vcf.gz"))[1])
     with pytest.raises(GenomesynthError, match="keep the codec's thresholds"):
         decode(real_store, tmp_path / "real.vcf.gz", calibrate_on=parts[0])

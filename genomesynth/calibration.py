@@ -49,8 +49,9 @@ VARIANT_SLAB = 1 << 16
 """Variants whose dosages are computed at once (CALIBRATION_PEOPLE × this × 4 bytes ≈ 0.5 GB)."""
 MODES = ("auto", "calibrated", "fixed")
 POPULATION_AXES = 4
-"""Principal axes of the drawn people's latents their allele frequencies follow (2, 4 and 8 measured: 4 kept the
-inbreeding coefficient around individual frequencies nearest 0 on both diploid study cohorts; finding 15)."""
+"""Principal axes of the drawn people's latents their allele frequencies follow: four separate up to five
+populations (chr15's five super-populations need four). 2 and 4 read the same PCA overlap within 0.007 on the
+study's cohorts, 8 and 16 less (the later axes follow LD within genes; docs/RESULTS.md finding 15)."""
 LATENT_COLUMNS = 1 << 14
 """Latent columns read at once while the drawn people's Gram matrix is summed."""
 

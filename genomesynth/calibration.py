@@ -11,16 +11,19 @@ cohort: standard deviation 6.9 in dosages, 5.3 in calls, real 7.4; docs/RESULTS.
 
 For stores whose latents were drawn (`genomesynth sample`, the Gaussian reference of `genomesynth
 baseline`) decode, eval and the figures therefore call each person from an individual allele
-frequency, using nothing but the drawn people themselves:
+frequency, fitted on the drawn people themselves:
 
 - population coordinates: the drawn people's top POPULATION_AXES principal axes of their latents;
 - a SNP's individual expected dosage μ = a + b·coordinates, the least-squares fit over the drawn
-  people, and the individual ALT frequency p = μ / 2 (clipped to [0, 1]);
-- the person's own deviation from it, u = Φ((dosage − μ) / s) with s the SNP's residual standard
+  people, and the individual ALT frequency p = (a + g·b·coordinates) / 2 (clipped to [0, 1]), where g
+  is the SNP's call gain: how much more the training people's calls move along their population
+  coordinates than their reconstructed dosages do (`call_gain`; 1 where the codec keeps a gene whole,
+  up to about 1.7 where it keeps 8 of 20 SNPs' components; compress stores it with the codec);
+- the person's own deviation from μ, u = Φ((dosage − μ) / s) with s the SNP's residual standard
   deviation, picks the genotype from Hardy–Weinberg proportions at p: 0 below q², 2 above 1 − p², 1
   between. Within a population (given the coordinates) the training cohorts' genotypes are in
   Hardy–Weinberg proportions (the inbreeding coefficient around individual frequencies: 0.010 and
-  −0.024 on chr15 with 2 and 4 axes, against 0.127 around the cohort's), so no cohort number is used.
+  −0.024 on chr15 with 2 and 4 axes, against 0.127 around the cohort's), so no inbreeding is added.
 
 A population's mean dosage so becomes its share of ALT alleles, and a person's rank within their
 population their genotype (the within-gene LD follows the dosages' correlations). Stores of
@@ -52,6 +55,8 @@ POPULATION_AXES = 4
 """Principal axes of the drawn people's latents their allele frequencies follow: four separate up to five
 populations (chr15's five super-populations need four). 2 and 4 read the same PCA overlap within 0.007 on the
 study's cohorts, 8 and 16 less (the later axes follow LD within genes; docs/RESULTS.md finding 15)."""
+GAIN_ARRAY = "variants/variant_call_gain"
+"""Where a store keeps its cohort's per-SNP call gain (`call_gain`)."""
 LATENT_COLUMNS = 1 << 14
 """Latent columns read at once while the drawn people's Gram matrix is summed."""
 
@@ -122,6 +127,9 @@ class DrawnCalls:
     """(variants, axes) each SNP's expected dosage per unit of each coordinate."""
     spread: np.ndarray
     """(variants,) the standard deviation of each SNP's dosage around its expected one."""
+    gain: np.ndarray
+    """(variants,) the cohort's call gain (`call_gain`): a frequency moves this much more along the coordinates
+    than the dosage it is fitted on."""
 
     def coordinates(self, latents: np.ndarray) -> np.ndarray:
         return ((latents.reshape(len(latents), -1) - self.centre) @ self.axes.T).astype(np.float32)
@@ -132,15 +140,18 @@ class DrawnCalls:
         out = np.empty((len(latents), len(self.codec.gene)), dtype=np.int8)
         for start, part in _slab_starts(self.codec):
             stop = start + len(part.gene)
-            expected = self.intercept[start:stop] + coordinates @ self.slope[start:stop].T
-            rank = ndtr((part.dosages(latents) - expected) / self.spread[start:stop])
-            zero, up_to_one = genotype_shares(np.clip(expected / 2, 0.0, 1.0), 0.0)
+            along = coordinates @ self.slope[start:stop].T
+            rank = ndtr((part.dosages(latents) - self.intercept[start:stop] - along) / self.spread[start:stop])
+            frequency = (self.intercept[start:stop] + self.gain[start:stop] * along) / 2
+            zero, up_to_one = genotype_shares(np.clip(frequency, 0.0, 1.0), 0.0)
             out[:, start:stop] = (rank >= zero).astype(np.int8) + (rank >= up_to_one).astype(np.int8)
         return out
 
 
-def calibrate(codec: Codec, latents: np.ndarray) -> DrawnCalls:
-    """Fit the calls of the module docstring on these drawn people (latents: people × genes_padded × 8)."""
+def _population_axes(latents: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(centre, axes, coordinates) of people's latents (people × genes_padded × 8): their top POPULATION_AXES
+    principal axes (fewer for fewer than POPULATION_AXES + 2 people), from one Gram matrix summed over column
+    blocks; the coordinates have mean 0 and unit variance over these people, and axes map centred latents to them."""
     n = len(latents)
     flat = latents.reshape(n, -1)
     centre = flat.mean(0, dtype=np.float64)
@@ -151,13 +162,20 @@ def calibrate(codec: Codec, latents: np.ndarray) -> DrawnCalls:
     values, vectors = np.linalg.eigh(gram)
     keep = np.argsort(values)[::-1][: max(0, min(POPULATION_AXES, n - 2))]
     keep = keep[values[keep] > 1e-9 * max(values.max(), 1e-300)]
-    coordinates = (vectors[:, keep] * np.sqrt(n)).astype(np.float32)  # unit variance, mean 0, uncorrelated
     axes = np.empty((len(keep), flat.shape[1]), dtype=np.float32)
     for a in range(0, flat.shape[1], LATENT_COLUMNS):
         block = flat[:, a : a + LATENT_COLUMNS] - centre[a : a + LATENT_COLUMNS]
         axes[:, a : a + LATENT_COLUMNS] = (vectors[:, keep].T @ block) * (np.sqrt(n) / values[keep])[:, None]
+    return centre, axes, (vectors[:, keep] * np.sqrt(n)).astype(np.float32)
+
+
+def calibrate(codec: Codec, latents: np.ndarray, gain: np.ndarray | None = None) -> DrawnCalls:
+    """Fit the calls of the module docstring on these drawn people (latents: people × genes_padded × 8); `gain`:
+    the cohort's per-SNP call gain (`call_gain`; None: 1 for every SNP)."""
+    n = len(latents)
+    centre, axes, coordinates = _population_axes(latents)
     intercept, spread = np.empty(len(codec.gene), np.float32), np.empty(len(codec.gene), np.float32)
-    slope = np.empty((len(codec.gene), len(keep)), np.float32)
+    slope = np.empty((len(codec.gene), axes.shape[0]), np.float32)
     for start, part in _slab_starts(codec):
         stop = start + len(part.gene)
         residual = part.dosages(latents)  # float32, people × slab: the fit's largest array
@@ -166,7 +184,34 @@ def calibrate(codec: Codec, latents: np.ndarray) -> DrawnCalls:
         slope[start:stop] = (coordinates.T @ residual).T / n  # least squares: the coordinates' X'X is n·I
         residual -= coordinates @ slope[start:stop].T
         spread[start:stop] = np.maximum(np.sqrt((residual**2).mean(0, dtype=np.float64)), 1e-6)
-    return DrawnCalls(codec, centre, axes, intercept, slope, spread)
+    gain = np.ones(len(codec.gene), np.float32) if gain is None else gain.astype(np.float32)
+    return DrawnCalls(codec, centre, axes, intercept, slope, spread, gain)
+
+
+def call_gain(codec: Codec, latents: np.ndarray) -> np.ndarray:
+    """Per SNP, how much more a population's calls move than its reconstructed dosages (latents: real training
+    people's). The codec keeps at most 8 components of a gene, so where a gene has more SNPs than that its
+    reconstructed dosages carry only part of the population differences its genotypes carry (on the 1000
+    Genomes 500-SNP phenotype set, blocks of 20 SNPs, the training people's spread along the genotype PC1 is
+    4.22 in reconstructed dosages, 4.67 in calls; on chr15, blocks of 50 with 99 % of the variance kept, the
+    two agree). With b_d and b_c the least-squares slopes of the SNP's dosage and call on the people's
+    population coordinates, the gain is (b_c·b_d + λ) / (b_d·b_d + λ), at least 0: the calls' slope along the
+    dosages', pulled toward 1 by λ = axes · var(dosage) / people, what b_d·b_d reads by chance where a SNP has
+    no population difference (docs/RESULTS.md finding 15 compares a gain per gene)."""
+    n = len(latents)
+    _, axes, coordinates = _population_axes(latents)
+    gain = np.ones(len(codec.gene), np.float32)
+    for start, part in _slab_starts(codec):
+        stop = start + len(part.gene)
+        dosages = part.dosages(latents)
+        calls = part.calls(dosages).astype(np.float32)
+        dosages -= dosages.mean(0)
+        calls -= calls.mean(0)
+        b_dosage, b_call = coordinates.T @ dosages / n, coordinates.T @ calls / n  # (axes, slab)
+        chance = axes.shape[0] * (dosages**2).mean(0, dtype=np.float64) / n
+        along = (b_call * b_dosage).sum(0, dtype=np.float64) + chance
+        gain[start:stop] = np.maximum(along, 0) / np.maximum((b_dosage**2).sum(0, dtype=np.float64) + chance, 1e-300)
+    return gain
 
 
 def _slab_starts(codec: Codec) -> list[tuple[int, Codec]]:
@@ -180,6 +225,24 @@ def cohort_inbreeding(real_store: Any) -> float:
 
     train = np.flatnonzero(real_store.split() == "train")
     return inbreeding(load_codec(real_store), real_store.read_people(train[subsample(len(train), 0)]))
+
+
+def cohort_call_gain(real_store: Any) -> np.ndarray:
+    """`call_gain` of a real store's training people (at most CALIBRATION_PEOPLE, drawn with seed 0, as for F)."""
+    from genomesynth.compress import load_codec
+
+    train = np.flatnonzero(real_store.split() == "train")
+    return call_gain(load_codec(real_store), real_store.read_people(train[subsample(len(train), 0)]))
+
+
+def stored_call_gain(store: Any) -> np.ndarray | None:
+    """The call gain a store holds (`compress` writes it, and every store made from one copies it), else a real
+    store's, computed; None for a drawn store from an older genomesynth (its calls then take a gain of 1)."""
+    if store.has(GAIN_ARRAY):
+        return np.asarray(store.read(GAIN_ARRAY), dtype=np.float32)
+    if store.role == "real":
+        return cohort_call_gain(store)
+    return None
 
 
 def subsample(n: int, seed: int) -> np.ndarray:

@@ -20,7 +20,7 @@ import numpy as np
 from rich.progress import Progress
 
 from genomesynth import LATENT_DIM
-from genomesynth.calibration import DrawnCalls, calibrate, subsample, use_calibrated
+from genomesynth.calibration import GAIN_ARRAY, DrawnCalls, calibrate, call_gain, stored_call_gain, subsample, use_calibrated
 from genomesynth.codec import Codec, codec_id, fit_genes
 from genomesynth.errors import GenomesynthError
 from genomesynth.io import Cohort, VariantBlock, open_cohort
@@ -461,6 +461,9 @@ def _assemble(
     train = split == "train"
 
     latents = writer.create_latents(n_people, n_padded)
+    train_rows = np.flatnonzero(train)
+    gain_people = train_rows[subsample(len(train_rows), 0)]  # whose calls give the codec's call gain
+    gain_latents = np.empty((len(gain_people), n_padded, LATENT_DIM), dtype=np.float32)
     total = np.zeros((n_padded, LATENT_DIM))
     total_sq = np.zeros((n_padded, LATENT_DIM))
     files = [(np.load(path, mmap_mode="r"), count) for path, count in fitted.score_files]
@@ -474,6 +477,8 @@ def _assemble(
             slab[:, position_of[column : column + count]] = scores[start:stop]
             column += count
         latents[start:stop] = slab
+        here = (gain_people >= start) & (gain_people < stop)
+        gain_latents[here] = slab[gain_people[here] - start]
         t = slab[train[start:stop]].astype(np.float64)
         total += t.sum(0)
         total_sq += (t**2).sum(0)
@@ -516,6 +521,9 @@ def _assemble(
     writer.write("codec/membership_variant", np.concatenate(members))
     writer.write("codec/membership_primary", np.concatenate([fitted.primary[g] for g in order]))
     writer.write("codec/loadings", loadings)
+    codec = Codec.from_arrays(offsets, np.concatenate(members), np.concatenate([fitted.primary[g] for g in order]),
+                              loadings, fitted.variant_mean, fitted.variant_thresholds, int(attrs["ploidy"]))
+    writer.write(GAIN_ARRAY, call_gain(codec, gain_latents))
 
     summary.genes, summary.genes_padded = n_genes, n_padded
     summary.mean_components = float(n_components.mean())
@@ -609,15 +617,18 @@ def decode(
                                    "(not a drawn store, or --calls fixed); pass --calls calibrated to fit them")
         caller: Codec | DrawnCalls = codec
         cut_note = ""
+        gain = stored_call_gain(reference) if calibrated else None
+        if calibrated and gain is None:  # a store drawn from a real store of an older genomesynth
+            cut_note = ", without the cohort's call gain (pass --codec REAL.zarr)"
         if calibrated:
             with ExitStack() as opened:
                 cut_on = store if calibrate_on is None else opened.enter_context(open_store(calibrate_on))
                 if cut_on.attrs.get("codec_id") != store.attrs.get("codec_id"):
                     raise GenomesynthError(f"--calibrate-on {calibrate_on}: its codec ({cut_on.attrs.get('codec_id')}) "
                                            f"differs from {store.path}'s; fit the calls on a part of the same draw")
-                caller = calibrate(codec, cut_on.read_people(subsample(cut_on.n_people, seed)))
+                caller = calibrate(codec, cut_on.read_people(subsample(cut_on.n_people, seed)), gain)
             if calibrate_on is not None:
-                cut_note = f", fitted on {Path(calibrate_on).name}"
+                cut_note += f", fitted on {Path(calibrate_on).name}"
         samples = list(store.sample_id())
         n_variants = len(codec.gene)
         tmp = Path(tempfile.mkdtemp(prefix=".genomesynth-", dir=output.parent))

@@ -25,7 +25,7 @@ from rich.progress import Progress
 
 from genomesynth import __version__, checks
 from genomesynth.calibration import MODES as CALL_MODES
-from genomesynth.calibration import calibrate, cohort_inbreeding, use_calibrated
+from genomesynth.calibration import calibrate, cohort_inbreeding, stored_call_gain, use_calibrated
 from genomesynth.compress import load_codec
 from genomesynth.errors import GenomesynthError
 from genomesynth.metrics.adversarial import adversarial_accuracy, equal_subsamples, nn_test
@@ -268,6 +268,7 @@ def evaluate(
             train_calls, test_calls = (codec.calls(codec.dosages(x)) for x in (train_full[decoded], test_full))
             train_labels = train.labels[decoded]
         genotypes = GenotypeReference(codec, train_calls, config.seed) if "genotype" in metrics else None
+        gain = stored_call_gain(real_store) if codec is not None and codec.ploidy == 2 else None
         if genotypes is not None:
             cohort_f = cohort_inbreeding(real_store) if codec.ploidy == 2 else None  # reported: the cohort's F
             ref["genotype"] = genotypes.compare(test_calls) | {"calls": "fixed", "inbreeding": cohort_f}
@@ -329,7 +330,7 @@ def evaluate(
             calibrated = codec is not None and use_calibrated(config.calls, syn_attrs, codec.ploidy)
             if codec is not None:
                 decoded_people = syn_full[syn_decoded]
-                syn_calls = (calibrate(codec, decoded_people) if calibrated else codec).genotypes(decoded_people)
+                syn_calls = (calibrate(codec, decoded_people, gain) if calibrated else codec).genotypes(decoded_people)
             if genotypes is not None:
                 out["genotype"] = genotypes.compare(syn_calls) | {"calls": "calibrated" if calibrated else "fixed"}
             if kinship is not None:

@@ -209,7 +209,7 @@ def _decoded_sets(real: str | Path, synthetic: list[str | Path], names: list[str
                   seed: int) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], Any, list[str]]:
     """Genotype calls and labels of real train, real held-out and each synthetic store (subsampled); drawn
     stores' calls from individual allele frequencies, as decode and eval make them (genomesynth/calibration.py)."""
-    from genomesynth.calibration import calibrate, use_calibrated
+    from genomesynth.calibration import calibrate, stored_call_gain, use_calibrated
     from genomesynth.compress import load_codec
 
     rng = np.random.default_rng(seed)
@@ -220,11 +220,12 @@ def _decoded_sets(real: str | Path, synthetic: list[str | Path], names: list[str
             idx = np.flatnonzero(split == part)
             idx = np.sort(rng.choice(idx, min(len(idx), max_people), replace=False))
             sets[title] = (codec.calls(codec.dosages(store.read_people(idx))), labels[idx])
+        gain = stored_call_gain(store) if codec.ploidy == 2 else None
     for name, path in zip(names, synthetic):
         with open_store(path) as syn:
             idx = np.sort(rng.choice(syn.n_people, min(syn.n_people, max_people), replace=False))
             people = syn.read_people(idx)
-            own = calibrate(codec, people) if use_calibrated("auto", dict(syn.attrs), codec.ploidy) else codec
+            own = calibrate(codec, people, gain) if use_calibrated("auto", dict(syn.attrs), codec.ploidy) else codec
             sets[name] = (own.genotypes(people), syn.label()[idx])
     return sets, codec, label_names
 

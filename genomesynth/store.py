@@ -11,7 +11,8 @@ Layout (names follow sgkit / the VCF Zarr spec where a convention exists)::
     stats/std          float32 (genes_padded, 8)           1 at padded positions
     genes/{name,contig,start,end,n_variants,n_components,variance_kept}
     variants/{variant_contig,variant_position,variant_id,variant_allele,variant_mean,
-              variant_thresholds}                          one row per kept SNP (the decoder's output)
+              variant_thresholds,variant_call_gain}        one row per kept SNP (the decoder's output;
+                                                           the call gain: genomesynth/calibration.py)
     codec/{gene_offset,membership_variant,membership_primary,loadings}
                                                            per gene: which variants, PCA loadings
 
@@ -694,7 +695,7 @@ _REFERENCE_ARRAYS = (
         f"variants/{n}"
         for n in (
             "variant_contig", "variant_position", "variant_id", "variant_allele", "variant_mean",
-            "variant_thresholds",
+            "variant_thresholds", "variant_call_gain",
         )
     ),
     *(f"codec/{n}" for n in ("gene_offset", "membership_variant", "membership_primary", "loadings")),

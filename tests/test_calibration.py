@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from genomesynth.baselines import reference_generator
-from genomesynth.calibration import calibrate, cohort_inbreeding, genotype_shares, inbreeding, use_calibrated
+from genomesynth.calibration import (GAIN_ARRAY, calibrate, call_gain, cohort_call_gain, cohort_inbreeding,
+                                     genotype_shares, inbreeding, stored_call_gain, use_calibrated)
 from genomesynth.codec import Codec, cuts_at
 from genomesynth.compress import decode, load_codec
 from genomesynth.errors import GenomesynthError
@@ -138,7 +139,11 @@ def test_decode_and_eval_recut_a_drawn_store_and_keep_a_mosaic(real_store, tmp_p
     assert any(line.startswith("##genomesynth_calls=calibrated") for line in meta)
     assert any(line.startswith("##genomesynth_calls=fixed") for line in fixed_meta)
     assert np.array_equal(fixed, codec.genotypes(latents))
-    assert np.array_equal(auto, calibrate(codec, latents).genotypes(latents))
+    gain = stored_call_gain(real)  # compress stored it; the drawn store copied it
+    np.testing.assert_array_equal(gain, cohort_call_gain(real))
+    with open_store(tmp_path / "gauss.zarr") as gauss:
+        np.testing.assert_array_equal(stored_call_gain(gauss), gain)
+    assert np.array_equal(auto, calibrate(codec, latents, gain).genotypes(latents))
     decode(tmp_path / "mosaic.zarr", tmp_path / "mosaic.vcf.gz")
     assert any(line.startswith("##genomesynth_calls=fixed") for line in vcf_calls(tmp_path / "mosaic.vcf.gz")[0])
 
@@ -149,18 +154,44 @@ def test_decode_and_eval_recut_a_drawn_store_and_keep_a_mosaic(real_store, tmp_p
     assert result["real"]["genotype"]["inbreeding"] == pytest.approx(f)
 
 
-def test_an_older_drawn_store_is_calibrated_from_its_own_people(real_store, tmp_path):
+def test_a_drawn_store_of_an_older_genomesynth_is_calibrated_without_the_cohort_gain_unless_given(real_store, tmp_path):
     import zarr
 
     reference_generator(real_store, tmp_path / "gauss.zarr", "gaussian", seed=1)
     group = zarr.open_group(str(tmp_path / "gauss.zarr"), mode="r+")
-    group.attrs.put(group.attrs.asdict() | {"inbreeding": 0.3})  # what stores of the last version recorded: unused
+    del group[GAIN_ARRAY]  # as stores drawn before the gain was stored (and the store's chunk record with it)
+    attrs = group.attrs.asdict()
+    attrs["integrity"]["arrays"].pop(GAIN_ARRAY)
+    group.attrs.put(attrs | {"inbreeding": 0.3})  # what stores of that version recorded: unused
     summary = decode(tmp_path / "gauss.zarr", tmp_path / "old.vcf.gz")
-    assert summary.calls.startswith("calibrated")
+    assert summary.calls.startswith("calibrated") and "without the cohort's call gain" in summary.calls
+    given = decode(tmp_path / "gauss.zarr", tmp_path / "given.vcf.gz", codec_path=real_store)
+    assert "gain" not in given.calls
     with open_store(real_store) as real, open_store(tmp_path / "gauss.zarr") as gauss:
-        latents = gauss.read_people(np.arange(gauss.n_people))
-        expected = calibrate(load_codec(real), latents).genotypes(latents)
-    assert np.array_equal(vcf_calls(tmp_path / "old.vcf.gz")[1], expected)
+        codec, latents = load_codec(real), gauss.read_people(np.arange(gauss.n_people))
+        gain = stored_call_gain(real)
+    assert np.array_equal(vcf_calls(tmp_path / "old.vcf.gz")[1], calibrate(codec, latents).genotypes(latents))
+    assert np.array_equal(vcf_calls(tmp_path / "given.vcf.gz")[1], calibrate(codec, latents, gain).genotypes(latents))
+
+
+def test_the_call_gain_is_how_much_more_calls_than_dosages_move_with_the_populations():
+    """Two populations; a lossless codec (dosage = genotype) and one whose dosages keep half of every
+    genotype's deviation from the mean, with thresholds that still call the genotypes exactly."""
+    rng = np.random.default_rng(4)
+    n, snps = 2000, 30
+    population = np.arange(n) % 2
+    frequency = np.stack([rng.uniform(0.1, 0.3, snps), rng.uniform(0.4, 0.6, snps)])
+    genotypes = rng.binomial(2, frequency[population]).astype(np.float32)  # (n, snps)
+    mean = genotypes.mean(0)
+    for shrink, expected in ((1.0, 1.0), (0.5, 2.0)):
+        levels = mean + shrink * (np.arange(3)[:, None] - mean)  # the dosages of genotypes 0, 1, 2
+        codec = Codec(gene=np.arange(snps, dtype=np.int64), loadings=np.tile(np.eye(1, 8, dtype=np.float32), (snps, 1)),
+                      mean=mean.astype(np.float32), thresholds=((levels[:2] + levels[1:]) / 2).T.astype(np.float32),
+                      ploidy=2)
+        latents = np.zeros((n, snps, 8), np.float32)
+        latents[:, :, 0] = shrink * (genotypes - mean)
+        assert np.array_equal(codec.genotypes(latents), genotypes)
+        assert np.allclose(call_gain(codec, latents), expected, atol=0.1)
 
 
 def test_the_kinship_and_gwas_figures_decode_drawn_people_as_eval_does(real_store, tmp_path):
@@ -172,5 +203,6 @@ def test_the_kinship_and_gwas_figures_decode_drawn_people_as_eval_does(real_stor
                                    max_people=10_000, seed=0)
     with open_store(tmp_path / "gauss.zarr") as g, open_store(tmp_path / "mosaic.zarr") as m:
         drawn, mosaic = g.read_people(np.arange(g.n_people)), m.read_people(np.arange(m.n_people))
-    assert np.array_equal(sets["g"][0], calibrate(codec, drawn).genotypes(drawn))
+        gain = stored_call_gain(g)
+    assert np.array_equal(sets["g"][0], calibrate(codec, drawn, gain).genotypes(drawn))
     assert np.array_equal(sets["m"][0], codec.genotypes(mosaic))

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from rich.progress import Progress
 
+from genomesynth.calibration import add_call_gain
 from genomesynth.errors import GenomesynthError
 from genomesynth.provenance import provenance
 from genomesynth.store import REFERENCE_ATTRS, SCHEMA_VERSION, StoreWriter, copy_reference, open_store
@@ -69,6 +70,7 @@ def reference_generator(
                 latents[start : start + len(want)] = block
                 progress.update(task, completed=start + len(want))
             copy_reference(store, writer)
+            add_call_gain(store, writer)
             writer.write("sample_id", np.array([f"SYN{i + 1:06d}" for i in range(n)], dtype=object))
             writer.write("label", out_labels.astype(np.int32))
             writer.set_attrs({

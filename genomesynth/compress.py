@@ -20,7 +20,7 @@ import numpy as np
 from rich.progress import Progress
 
 from genomesynth import LATENT_DIM
-from genomesynth.calibration import GAIN_ARRAY, DrawnCalls, calibrate, call_gain, stored_call_gain, subsample, use_calibrated
+from genomesynth.calibration import DrawnCalls, calibrate, stored_call_gain, subsample, use_calibrated
 from genomesynth.codec import Codec, codec_id, fit_genes
 from genomesynth.errors import GenomesynthError
 from genomesynth.io import Cohort, VariantBlock, open_cohort
@@ -461,9 +461,6 @@ def _assemble(
     train = split == "train"
 
     latents = writer.create_latents(n_people, n_padded)
-    train_rows = np.flatnonzero(train)
-    gain_people = train_rows[subsample(len(train_rows), 0)]  # whose calls give the codec's call gain
-    gain_latents = np.empty((len(gain_people), n_padded, LATENT_DIM), dtype=np.float32)
     total = np.zeros((n_padded, LATENT_DIM))
     total_sq = np.zeros((n_padded, LATENT_DIM))
     files = [(np.load(path, mmap_mode="r"), count) for path, count in fitted.score_files]
@@ -477,8 +474,6 @@ def _assemble(
             slab[:, position_of[column : column + count]] = scores[start:stop]
             column += count
         latents[start:stop] = slab
-        here = (gain_people >= start) & (gain_people < stop)
-        gain_latents[here] = slab[gain_people[here] - start]
         t = slab[train[start:stop]].astype(np.float64)
         total += t.sum(0)
         total_sq += (t**2).sum(0)
@@ -521,9 +516,6 @@ def _assemble(
     writer.write("codec/membership_variant", np.concatenate(members))
     writer.write("codec/membership_primary", np.concatenate([fitted.primary[g] for g in order]))
     writer.write("codec/loadings", loadings)
-    codec = Codec.from_arrays(offsets, np.concatenate(members), np.concatenate([fitted.primary[g] for g in order]),
-                              loadings, fitted.variant_mean, fitted.variant_thresholds, int(attrs["ploidy"]))
-    writer.write(GAIN_ARRAY, call_gain(codec, gain_latents))
 
     summary.genes, summary.genes_padded = n_genes, n_padded
     summary.mean_components = float(n_components.mean())

@@ -13,6 +13,7 @@ import torch
 from rich.progress import Progress
 
 from genomesynth import checks
+from genomesynth.calibration import add_call_gain
 from genomesynth.diffusion.samplers import sample as draw
 from genomesynth.diffusion.schedule import Schedule
 from genomesynth.errors import GenomesynthError
@@ -186,6 +187,7 @@ def sample(
                 latents[start - first : start - first + len(y)] = x.float().cpu().numpy()
                 progress.update(task, completed=start - first + len(y))
             copy_reference(real_store, writer)
+            add_call_gain(real_store, writer)
             writer.write("sample_id", np.array([f"SYN{i + 1:06d}" for i in range(first, stop)], dtype=object))
             mine = labels[first:stop]
             writer.write("label", np.where(mine == len(names), -1, mine).astype(np.int32))

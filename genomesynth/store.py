@@ -12,7 +12,7 @@ Layout (names follow sgkit / the VCF Zarr spec where a convention exists)::
     genes/{name,contig,start,end,n_variants,n_components,variance_kept}
     variants/{variant_contig,variant_position,variant_id,variant_allele,variant_mean,
               variant_thresholds,variant_call_gain}        one row per kept SNP (the decoder's output;
-                                                           the call gain: genomesynth/calibration.py)
+                                                           the call gain of drawn stores: calibration.py)
     codec/{gene_offset,membership_variant,membership_primary,loadings}
                                                            per gene: which variants, PCA loadings
 

@@ -139,7 +139,7 @@ def test_decode_and_eval_recut_a_drawn_store_and_keep_a_mosaic(real_store, tmp_p
     assert any(line.startswith("##genomesynth_calls=calibrated") for line in meta)
     assert any(line.startswith("##genomesynth_calls=fixed") for line in fixed_meta)
     assert np.array_equal(fixed, codec.genotypes(latents))
-    gain = stored_call_gain(real)  # compress stored it; the drawn store copied it
+    gain = stored_call_gain(real)  # computed from the real store; the drawn store recorded the same
     np.testing.assert_array_equal(gain, cohort_call_gain(real))
     with open_store(tmp_path / "gauss.zarr") as gauss:
         np.testing.assert_array_equal(stored_call_gain(gauss), gain)

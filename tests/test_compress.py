@@ -21,7 +21,7 @@ def _contents(path: Path) -> dict:
         names = ["latents", "mask", "sample_id", "label", "split", "stats/mean", "stats/std"]
         names += [f"genes/{n}" for n in ("name", "contig", "start", "end", "n_variants", "n_components", "variance_kept")]
         names += [f"variants/{n}" for n in ("variant_contig", "variant_position", "variant_id", "variant_allele",
-                                           "variant_mean", "variant_thresholds", "variant_call_gain")]
+                                           "variant_mean", "variant_thresholds")]
         names += [f"codec/{n}" for n in ("gene_offset", "membership_variant", "membership_primary", "loadings")]
         arrays = {n: store.read(n) for n in names}
         attrs = dict(store.attrs)

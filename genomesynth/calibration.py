@@ -78,23 +78,24 @@ def use_calibrated(mode: str, attrs: dict[str, Any], ploidy: int) -> bool:
     return ploidy == 2 and (mode == "calibrated" or (mode == "auto" and drawn(attrs)))
 
 
-def _slabs(codec: Codec) -> list[Codec]:
-    return [variants(codec, a, min(a + VARIANT_SLAB, len(codec.gene))) for a in range(0, len(codec.gene), VARIANT_SLAB)]
+def _slabs(codec: Codec) -> list[tuple[slice, Codec]]:
+    """(rows, the codec of those variants alone) for each slab of VARIANT_SLAB variants."""
+    rows = [slice(a, min(a + VARIANT_SLAB, len(codec.gene))) for a in range(0, len(codec.gene), VARIANT_SLAB)]
+    return [(r, variants(codec, r)) for r in rows]
 
 
-def variants(codec: Codec, start: int, stop: int) -> Codec:
-    """The codec of variants start:stop alone."""
-    part = slice(start, stop)
-    return dataclasses.replace(codec, gene=codec.gene[part], loadings=codec.loadings[part], mean=codec.mean[part],
-                               thresholds=codec.thresholds[part])
+def variants(codec: Codec, rows: slice) -> Codec:
+    """The codec of these variants alone."""
+    return dataclasses.replace(codec, gene=codec.gene[rows], loadings=codec.loadings[rows], mean=codec.mean[rows],
+                               thresholds=codec.thresholds[rows])
 
 
 def inbreeding(codec: Codec, latents: np.ndarray) -> float:
     """The inbreeding coefficient F = 1 − Σ_snps observed heterozygosity / Σ_snps 2pq of people's calls
     (latents: people × genes_padded × 8, e.g. a subsample of the training people)."""
     observed = expected = 0.0
-    for part in _slabs(codec):
-        calls = part.calls(part.dosages(latents))
+    for _, part in _slabs(codec):
+        calls = part.genotypes(latents)
         p = calls.mean(0) / 2
         observed += float((calls == 1).mean(0).sum())
         expected += float((2 * p * (1 - p)).sum())
@@ -139,13 +140,12 @@ class DrawnCalls:
         """latents (people, genes_padded, 8) → ALT counts int8 (people, variants)."""
         coordinates = self.coordinates(latents)
         out = np.empty((len(latents), len(self.codec.gene)), dtype=np.int8)
-        for start, part in _slab_starts(self.codec):
-            stop = start + len(part.gene)
-            along = coordinates @ self.slope[start:stop].T
-            rank = ndtr((part.dosages(latents) - self.intercept[start:stop] - along) / self.spread[start:stop])
-            frequency = (self.intercept[start:stop] + self.gain[start:stop] * along) / 2
+        for rows, part in _slabs(self.codec):
+            along = coordinates @ self.slope[rows].T
+            rank = ndtr((part.dosages(latents) - self.intercept[rows] - along) / self.spread[rows])
+            frequency = (self.intercept[rows] + self.gain[rows] * along) / 2
             zero, up_to_one = genotype_shares(np.clip(frequency, 0.0, 1.0), 0.0)
-            out[:, start:stop] = (rank >= zero).astype(np.int8) + (rank >= up_to_one).astype(np.int8)
+            out[:, rows] = (rank >= zero).astype(np.int8) + (rank >= up_to_one).astype(np.int8)
         return out
 
 
@@ -181,14 +181,13 @@ def calibrate(codec: Codec, latents: np.ndarray, gain: np.ndarray | None = None)
     centre, axes, coordinates = _population_axes(latents)
     intercept, spread = np.empty(len(codec.gene), np.float32), np.empty(len(codec.gene), np.float32)
     slope = np.empty((len(codec.gene), axes.shape[0]), np.float32)
-    for start, part in _slab_starts(codec):
-        stop = start + len(part.gene)
+    for rows, part in _slabs(codec):
         residual = part.dosages(latents)  # float32, people × slab: the fit's largest array
-        intercept[start:stop] = residual.mean(0, dtype=np.float64)
-        residual -= intercept[start:stop]
-        slope[start:stop] = (coordinates.T @ residual).T / n  # least squares: the coordinates' X'X is n·I
-        residual -= coordinates @ slope[start:stop].T
-        spread[start:stop] = np.maximum(np.sqrt((residual**2).mean(0, dtype=np.float64)), 1e-6)
+        intercept[rows] = residual.mean(0, dtype=np.float64)
+        residual -= intercept[rows]
+        slope[rows] = (coordinates.T @ residual).T / n  # least squares: the coordinates' X'X is n·I
+        residual -= coordinates @ slope[rows].T
+        spread[rows] = np.maximum(np.sqrt((residual**2).mean(0, dtype=np.float64)), 1e-6)
     gain = np.ones(len(codec.gene), np.float32) if gain is None else gain.astype(np.float32)
     return DrawnCalls(codec, centre, axes, intercept, slope, spread, gain)
 
@@ -206,8 +205,7 @@ def call_gain(codec: Codec, latents: np.ndarray) -> np.ndarray:
     n = len(latents)
     _, axes, coordinates = _population_axes(latents)
     gain = np.ones(len(codec.gene), np.float32)
-    for start, part in _slab_starts(codec):
-        stop = start + len(part.gene)
+    for rows, part in _slabs(codec):
         dosages = part.dosages(latents)
         calls = part.calls(dosages).astype(np.float32)
         dosages -= dosages.mean(0)
@@ -215,29 +213,27 @@ def call_gain(codec: Codec, latents: np.ndarray) -> np.ndarray:
         b_dosage, b_call = coordinates.T @ dosages / n, coordinates.T @ calls / n  # (axes, slab)
         chance = axes.shape[0] * (dosages**2).mean(0, dtype=np.float64) / n
         along = (b_call * b_dosage).sum(0, dtype=np.float64) + chance
-        gain[start:stop] = np.maximum(along, 0) / np.maximum((b_dosage**2).sum(0, dtype=np.float64) + chance, 1e-300)
+        gain[rows] = np.maximum(along, 0) / np.maximum((b_dosage**2).sum(0, dtype=np.float64) + chance, 1e-300)
     return gain
 
 
-def _slab_starts(codec: Codec) -> list[tuple[int, Codec]]:
-    return list(zip(range(0, len(codec.gene), VARIANT_SLAB), _slabs(codec)))
+def _cohort(real_store: Any) -> tuple[Codec, np.ndarray]:
+    """A real store's codec and the latents of its training people that the cohort's numbers below are measured
+    on (at most CALIBRATION_PEOPLE, drawn with seed 0: the same numbers wherever they are computed)."""
+    from genomesynth.compress import load_codec
+
+    train = np.flatnonzero(real_store.split() == "train")
+    return load_codec(real_store), real_store.read_people(train[subsample(len(train), 0)])
 
 
 def cohort_inbreeding(real_store: Any) -> float:
-    """F of a real store's training people (at most CALIBRATION_PEOPLE of them, drawn with seed 0: a property
-    of the cohort, the same number wherever it is computed); eval reports it beside the real heterozygosity."""
-    from genomesynth.compress import load_codec
-
-    train = np.flatnonzero(real_store.split() == "train")
-    return inbreeding(load_codec(real_store), real_store.read_people(train[subsample(len(train), 0)]))
+    """F of a real store's training people; eval reports it beside the real heterozygosity."""
+    return inbreeding(*_cohort(real_store))
 
 
 def cohort_call_gain(real_store: Any) -> np.ndarray:
-    """`call_gain` of a real store's training people (at most CALIBRATION_PEOPLE, drawn with seed 0, as for F)."""
-    from genomesynth.compress import load_codec
-
-    train = np.flatnonzero(real_store.split() == "train")
-    return call_gain(load_codec(real_store), real_store.read_people(train[subsample(len(train), 0)]))
+    """`call_gain` of a real store's training people."""
+    return call_gain(*_cohort(real_store))
 
 
 def add_call_gain(real_store: Any, writer: Any) -> None:

@@ -265,10 +265,10 @@ def evaluate(
         codec = load_codec(real_store) if metrics & {"genotype", "kinship", "gwas"} else None
         decoded = np.sort(rng.choice(len(train_full), min(DECODED, len(train_full)), replace=False))
         if codec is not None:
-            train_calls, test_calls = (codec.calls(codec.dosages(x)) for x in (train_full[decoded], test_full))
+            train_calls, test_calls = (codec.genotypes(x) for x in (train_full[decoded], test_full))
             train_labels = train.labels[decoded]
         genotypes = GenotypeReference(codec, train_calls, config.seed) if "genotype" in metrics else None
-        gain = stored_call_gain(real_store) if codec is not None and codec.ploidy == 2 else None
+        gain: np.ndarray | None = None  # the cohort's call gain, measured at the first drawn store whose calls are fitted
         if genotypes is not None:
             cohort_f = cohort_inbreeding(real_store) if codec.ploidy == 2 else None  # reported: the cohort's F
             ref["genotype"] = genotypes.compare(test_calls) | {"calls": "fixed", "inbreeding": cohort_f}
@@ -330,6 +330,8 @@ def evaluate(
             calibrated = codec is not None and use_calibrated(config.calls, syn_attrs, codec.ploidy)
             if codec is not None:
                 decoded_people = syn_full[syn_decoded]
+                if calibrated and gain is None:
+                    gain = stored_call_gain(real_store)
                 syn_calls = (calibrate(codec, decoded_people, gain) if calibrated else codec).genotypes(decoded_people)
             if genotypes is not None:
                 out["genotype"] = genotypes.compare(syn_calls) | {"calls": "calibrated" if calibrated else "fixed"}

@@ -219,7 +219,7 @@ def _decoded_sets(real: str | Path, synthetic: list[str | Path], names: list[str
         for part, title in (("train", "real train"), ("test", "real held-out")):
             idx = np.flatnonzero(split == part)
             idx = np.sort(rng.choice(idx, min(len(idx), max_people), replace=False))
-            sets[title] = (codec.calls(codec.dosages(store.read_people(idx))), labels[idx])
+            sets[title] = (codec.genotypes(store.read_people(idx)), labels[idx])
         gain = stored_call_gain(store) if codec.ploidy == 2 else None
     for name, path in zip(names, synthetic):
         with open_store(path) as syn:

@@ -14,6 +14,7 @@ from rich.progress import Progress
 
 from genomesynth import checks
 from genomesynth.calibration import add_call_gain
+from genomesynth.diffusion.loss import masked_mean_per_sample
 from genomesynth.diffusion.samplers import sample as draw
 from genomesynth.diffusion.schedule import Schedule
 from genomesynth.errors import GenomesynthError
@@ -246,17 +247,14 @@ def _residual_scale(asked: str, model: torch.nn.Module, state: dict, real_store:
     with torch.no_grad():
         for start in range(0, len(val), 256):
             x0, yb = val.batch(np.arange(start, min(start + 256, len(val))))
-            weight = mask.to(x0.dtype).expand_as(x0)
-            dims = tuple(range(1, x0.dim()))
-            positions = weight.sum(dims).clamp(min=1)
             for _ in range(VALIDATION_DRAWS):
                 t = torch.randint(0, schedule.timesteps, (len(x0),), generator=generator, device=device)
                 noise = torch.randn(x0.shape, generator=generator, device=device) * mask
                 x_t = schedule.q_sample(x0, t, noise)
-                error = (model.prior.eps(x_t, t, yb, schedule) - noise) * weight
-                residual = model.backbone(x_t, t, yb).float() * weight
+                error = model.prior.eps(x_t, t, yb, schedule) - noise
+                residual = model.backbone(x_t, t, yb).float()
                 for row, product in enumerate((error * error, error * residual, residual * residual)):
-                    coefficients[row, start : start + len(x0)] += (product.sum(dims) / positions).double().cpu()
+                    coefficients[row, start : start + len(x0)] += masked_mean_per_sample(product, mask).double().cpu()
     return {"chosen": "validated", "people": len(val), "draws": VALIDATION_DRAWS,
             **validated_scale(*(coefficients / VALIDATION_DRAWS))}
 

@@ -13,6 +13,11 @@ def masked_mse(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tenso
 
 def masked_mse_per_sample(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """(batch,) mean squared error of each sample over real positions."""
-    weight = mask.to(prediction.dtype).expand_as(prediction)
-    dims = tuple(range(1, prediction.dim()))
-    return ((prediction - target) ** 2 * weight).sum(dims) / weight.sum(dims).clamp(min=1)
+    return masked_mean_per_sample((prediction - target) ** 2, mask)
+
+
+def masked_mean_per_sample(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(batch,) mean of each sample's values over real positions."""
+    weight = mask.to(values.dtype).expand_as(values)
+    dims = tuple(range(1, values.dim()))
+    return (values * weight).sum(dims) / weight.sum(dims).clamp(min=1)

@@ -100,6 +100,7 @@ def sections(result: dict[str, Any]) -> tuple[list[str], list[Section]]:
             row("share closer than real p5 (0.05)", None, ("dcr", "share_closer_than_p5"), "ideal:0.05"),
             row("exact copies (0)", None, ("dcr", "exact_copies"), "min", "{:.0f}"),
             row("membership inference AUC (0.5)", None, ("mia_auc",), "ideal:0.5"),
+            row("membership inference AUC, standardised latents (0.5)", None, ("mia_auc_standardised",), "ideal:0.5"),
         ]))
     if lookup(real, "augment") is not None:
         aug = real["augment"]

@@ -58,13 +58,13 @@ def test_eval_json_schema(real_store, stores):
     assert set(result["real"]["tstr"]["mlp"]["accuracy"]) == {"mean", "sd", "runs"}
     assert set(result["real"]["tstr"]["mlp"]) == {"accuracy", "balanced_accuracy", "roc_auc", "epochs"}
     g = result["synthetic"]["g"]
-    assert set(g) >= {"dispersion", "aa", "privacy_loss", "nn_test", "tstr", "dcr", "mia_auc", "genotype", "flags",
-                      "kinship", "gwas", "augment"}
+    assert set(g) >= {"dispersion", "aa", "privacy_loss", "nn_test", "tstr", "dcr", "mia_auc", "mia_auc_standardised",
+                      "genotype", "flags", "kinship", "gwas", "augment"}
     assert set(g["aa"]) == {"train", "test", "train_whole"} and set(g["aa"]["train"]) == {"truth", "syn", "aa"}
     assert set(g["kinship"]) == {"train", "test"}
     assert g["privacy_loss"] == pytest.approx(g["aa"]["test"]["aa"] - g["aa"]["train"]["aa"])
     assert set(g["nn_test"]) == {"train", "test"}
-    assert 0 <= g["mia_auc"] <= 1 and 0 <= g["genotype"]["pca_overlap"] <= 1
+    assert 0 <= g["mia_auc"] <= 1 and 0 <= g["mia_auc_standardised"] <= 1 and 0 <= g["genotype"]["pca_overlap"] <= 1
 
 
 def test_copies_of_training_people_read_as_copies(real_store, tmp_path):

@@ -43,7 +43,9 @@ def targets(result: dict) -> list[str]:
         ("AA train, held-out ± 0.06 of real", lambda s: all(
             abs(lookup(s, "aa", w, "aa") - lookup(real, "aa", "aa")) <= 0.06 for w in ("train", "test")),
          lambda s: f"{lookup(s, 'aa', 'train', 'aa'):.2f}/{lookup(s, 'aa', 'test', 'aa'):.2f}"),
-        ("MIA ≤ 0.55", lambda s: lookup(s, "mia_auc") <= 0.55, lambda s: f"{lookup(s, 'mia_auc'):.3f}"),
+        ("MIA ≤ 0.55 (stored / standardised)",
+         lambda s: max(lookup(s, "mia_auc"), lookup(s, "mia_auc_standardised")) <= 0.55,
+         lambda s: f"{lookup(s, 'mia_auc'):.3f}/{lookup(s, 'mia_auc_standardised'):.3f}"),
         ("closer than p5 ≤ 0.07", lambda s: lookup(s, "dcr", "share_closer_than_p5") <= 0.07,
          lambda s: f"{lookup(s, 'dcr', 'share_closer_than_p5'):.3f}"),
         ("0 copies", lambda s: lookup(s, "dcr", "exact_copies") == 0, lambda s: f"{lookup(s, 'dcr', 'exact_copies'):.0f}"),

@@ -12,6 +12,12 @@
   the members are drawn with the held-out people's label mix: the held-out split is balanced by
   label and the training set is not, and without the matching a generator that merely follows the
   training label mix would score above 0.5 (its people are nearer the majority label's members).
+- The same attack in standardised latents (each position minus its training mean, over its training
+  sd), when `scale` gives them: raw latents weigh a gene's leading components by their variance,
+  standardised ones weigh every position alike — as the diffusion model sees them, and as an
+  attacker with the store's `stats/` may — so a generator that sits nearer its members along the
+  small, rare-haplotype components shows there (docs/RESULTS.md, finding 16). A store is as private
+  as the worse of the two readings.
 """
 
 from __future__ import annotations
@@ -27,17 +33,21 @@ EXACT = 1e-6
 
 def privacy(synthetic: np.ndarray, train: np.ndarray, test: np.ndarray, seed: int = 0,
             device: str = "cpu", train_labels: np.ndarray | None = None,
-            test_labels: np.ndarray | None = None) -> dict[str, object]:
+            test_labels: np.ndarray | None = None,
+            scale: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, object]:
+    """DCR, exact copies and the membership attack on raw latents; with scale = (mean, sd) per position, the
+    attack again on standardised ones (`mia_auc_standardised`)."""
     dcr_train = nearest_distance(synthetic, train, device=device)
     dcr_test = nearest_distance(synthetic, test, device=device)
     p5 = float(np.percentile(nearest_distance(test, train, device=device), 5))
     rng = np.random.default_rng(seed)
     pick_members, pick_others = matched_sets(len(train), len(test), train_labels, test_labels, rng)
     members, others = train[pick_members], test[pick_others]
-    n = len(pick_members)
-    score = -np.concatenate([nearest_distance(members, synthetic, device=device),
-                             nearest_distance(others, synthetic, device=device)])
-    mia = float(roc_auc_score(np.r_[np.ones(n), np.zeros(n)], score))
+    mia = membership_auc(members, others, synthetic, device)
+    mia_std = None
+    if scale is not None:
+        mean, sd = scale
+        mia_std = membership_auc(*((x - mean) / sd for x in (members, others, synthetic)), device=device)
     close = float(np.mean(dcr_train < p5))
     exact = int(np.sum(dcr_train <= EXACT))
     flags = []
@@ -47,13 +57,24 @@ def privacy(synthetic: np.ndarray, train: np.ndarray, test: np.ndarray, seed: in
         flags.append(f"{close:.0%} of synthetic people are closer to a training person than 95 % of real pairs")
     if mia > 0.6:
         flags.append(f"membership inference AUC {mia:.2f}: the synthetic set reveals who was trained on")
+    if mia_std is not None and mia_std > 0.6:
+        flags.append(f"membership inference AUC {mia_std:.2f} in standardised latents: the synthetic set reveals "
+                     "who was trained on")
     return {
         "dcr": {"train_median": float(np.median(dcr_train)), "test_median": float(np.median(dcr_test)),
                 "ratio": float(np.median(dcr_train) / max(np.median(dcr_test), 1e-12)),
                 "real_p5": p5, "share_closer_than_p5": close, "exact_copies": exact},
         "mia_auc": mia,
+        **({"mia_auc_standardised": mia_std} if mia_std is not None else {}),
         "flags": flags,
     }
+
+
+def membership_auc(members: np.ndarray, others: np.ndarray, synthetic: np.ndarray, device: str = "cpu") -> float:
+    """ROC AUC of members against as many non-members, each scored by minus their distance to the nearest synthetic person."""
+    score = -np.concatenate([nearest_distance(members, synthetic, device=device),
+                             nearest_distance(others, synthetic, device=device)])
+    return float(roc_auc_score(np.r_[np.ones(len(members)), np.zeros(len(others))], score))
 
 
 def matched_sets(n_train: int, n_test: int, train_labels: np.ndarray | None, test_labels: np.ndarray | None,

@@ -59,6 +59,23 @@ def test_an_independent_draw_from_the_same_distribution():
     assert not p["flags"]
 
 
+def test_a_leak_in_the_small_components_shows_in_standardised_latents():
+    """Synthetic people drawn afresh along a few large components but carrying training people's values along
+    the many small ones: raw distances are the large components' and see nothing; standardised ones see it."""
+    rng = np.random.default_rng(11)
+    sd = np.r_[np.full(4, 10.0), np.full(60, 0.1)]
+    train, test = rng.normal(size=(300, 64)) * sd, rng.normal(size=(300, 64)) * sd
+    syn = rng.normal(size=(300, 64)) * sd
+    syn[:, 4:] = train[rng.permutation(300), 4:] + rng.normal(size=(300, 60)) * 0.03
+    p = privacy(syn, train, test, scale=(np.zeros(64), sd))
+    assert abs(p["mia_auc"] - 0.5) < 0.07
+    assert p["mia_auc_standardised"] > 0.9
+    assert any("standardised latents" in f for f in p["flags"])
+    fresh = privacy(rng.normal(size=(300, 64)) * sd, train, test, scale=(np.zeros(64), sd))
+    assert abs(fresh["mia_auc_standardised"] - 0.5) < 0.07 and not fresh["flags"]
+    assert "mia_auc_standardised" not in privacy(syn, train, test)  # raw latents only unless a scale is given
+
+
 def _two_labels(n_a, n_b, seed):
     """Two labelled clusters (low dimension, where the density of a set shows in its neighbour distances)."""
     rng = np.random.default_rng(seed)

@@ -421,8 +421,20 @@ def sample(
         ("output", s.output), ("people", f"{s.n:,}"), ("labels", ", ".join(f"{k} {v:,}" for k, v in s.label_counts.items())),
         ("sampler", f"{s.sampler}, {s.steps} steps"),
         ("residual scale", f"{s.residual_scale:g} ({s.residual_chosen})"),
+        ("membership AUC", _membership_text(s.membership)),
         ("speed", f"{s.genomes_per_second:,.1f} genomes/s"), ("time", f"{s.seconds:.1f} s"),
     ]))
+
+
+def _membership_text(audit: dict | None) -> str:
+    """sample's membership audit in one cell (README, `sample`)."""
+    if not audit or "skipped" in audit:
+        return f"not measured: {audit['skipped']}" if audit else "not measured"
+    text = (f"{audit['raw']:.3f} as stored, {audit['standardised']:.3f} standardised (training vs validation "
+            f"people, {audit['people']:,} each; ±{audit['se']:.3f} by chance)")
+    if max(audit["raw"], audit["standardised"]) > 0.6:
+        text += " — high: the draw sits nearer the people it was fitted to; a smaller --residual-scale leaks less"
+    return text
 
 
 def _parse_shard(text: str | None) -> tuple[int, int] | None:

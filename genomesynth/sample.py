@@ -18,6 +18,7 @@ from genomesynth.diffusion.loss import masked_mean_per_sample
 from genomesynth.diffusion.samplers import sample as draw
 from genomesynth.diffusion.schedule import Schedule
 from genomesynth.errors import GenomesynthError
+from genomesynth.metrics.privacy import membership_audit
 from genomesynth.provenance import provenance
 from genomesynth.store import REFERENCE_ATTRS, SCHEMA_VERSION, Store, StoreWriter, copy_reference, open_store
 from genomesynth.train import LatentData, load_checkpoint, model_from_checkpoint, resolve_device, validation_split
@@ -96,6 +97,7 @@ class SampleSummary:
     genomes_per_second: float
     residual_scale: float = 1.0
     residual_chosen: str = "given"
+    membership: dict[str, Any] | None = None
 
 
 def _labels(config: SampleConfig, names: list[str], counts: list[int], rng: np.random.Generator) -> np.ndarray:
@@ -189,6 +191,7 @@ def sample(
                 progress.update(task, completed=start - first + len(y))
             copy_reference(real_store, writer)
             add_call_gain(real_store, writer)
+            audit = _membership_audit(real_store, state, latents, config.seed, device)
             writer.write("sample_id", np.array([f"SYN{i + 1:06d}" for i in range(first, stop)], dtype=object))
             mine = labels[first:stop]
             writer.write("label", np.where(mine == len(names), -1, mine).astype(np.int32))
@@ -200,6 +203,7 @@ def sample(
                     "run": str(Path(run_dir).resolve()), "checkpoint": state["path"], "backbone": train_config["backbone"],
                     "preset": train_config["preset"], "step": state["step"], "sampler": config.sampler, "steps": steps,
                     "guidance": config.guidance, "eta": config.eta, "clip_x0": config.clip, "residual_scale": residual,
+                    "membership": audit,
                 },
                 "shard": {"k": config.shard[0], "of": config.shard[1], "start": first, "stop": stop, "total": config.n,
                           "batch_size": config.batch_size, "seed": config.seed} if config.shard else None,
@@ -210,9 +214,28 @@ def sample(
     mine = labels[first:stop]
     counts = {("unlabelled" if c == len(names) else names[c]): int((mine == c).sum()) for c in np.unique(mine)}
     return SampleSummary(str(output), stop - first, counts, config.sampler, steps, seconds,
-                         (stop - first) / max(seconds, 1e-9), residual["scale"], residual["chosen"])
+                         (stop - first) / max(seconds, 1e-9), residual["scale"], residual["chosen"], audit)
 
 
+def _membership_audit(real_store: Store, state: dict, drawn: Any, seed: int, device: torch.device) -> dict[str, Any]:
+    """eval's membership attack on the run's own split (metrics/privacy.py, membership_audit): the people the run was
+    fitted to against its validation people, scored by their distance to this draw's people (at most AUDIT_PEOPLE)."""
+    config = state["config"]
+    val_people, fit_people = validation_split(np.flatnonzero(real_store.split() == "train"), config["val_fraction"],
+                                              config["seed"])
+    if len(val_people) < 2:
+        return {"skipped": f"{len(val_people)} validation people (--val-fraction)"}
+    mask = real_store.mask()
+    labels = real_store.label()
+    scale = (real_store.read("stats/mean")[mask], real_store.read("stats/std")[mask])
+    synthetic = np.asarray(drawn[: AUDIT_PEOPLE])[:, mask]
+    return membership_audit(synthetic, real_store.read_people(fit_people)[:, mask],
+                            real_store.read_people(val_people)[:, mask], scale, labels[fit_people],
+                            labels[val_people], seed, str(device)) | {"against": "the run's validation people"}
+
+
+AUDIT_PEOPLE = 2000
+"""Drawn people the membership audit scores the run's fit and validation people against."""
 VALIDATION_DRAWS = 16
 """Draws of (t, noise) per validation person."""
 VALIDATION_PEOPLE = 1024

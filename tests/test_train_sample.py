@@ -233,9 +233,28 @@ def test_residual_scale_zero_samples_the_prior_alone_and_validated_shrinks_a_har
     train(toy_store, tmp_path / "all", TrainConfig(epochs=1, timesteps=20, val_fraction=0))
     unvalidated = sample(tmp_path / "all", tmp_path / "all.zarr", SampleConfig(**config))
     assert unvalidated.residual_scale == 1.0 and "0 validation people" in unvalidated.residual_chosen
+    assert "0 validation people" in unvalidated.membership["skipped"]
     for bad in ("-1", "half"):
         with pytest.raises(GenomesynthError, match="--residual-scale"):
             SampleConfig(residual_scale=bad)
+
+
+def test_sample_audits_membership_on_the_runs_own_validation_people(toy_store, tmp_path):
+    """Every draw records eval's membership attack with the people its run was fitted to as members and the run's
+    validation people as non-members; a "draw" that is the fitted people themselves reads as one."""
+    from genomesynth.sample import _membership_audit
+    from genomesynth.train import validation_split
+
+    train(toy_store, tmp_path / "run", TrainConfig(epochs=1, timesteps=20, seed=2))
+    summary = sample(tmp_path / "run", tmp_path / "s.zarr", SampleConfig(n=40, sampler="ddim", steps=4, seed=1))
+    with open_store(tmp_path / "s.zarr") as s, open_store(toy_store) as real:
+        audit = s.attrs["model"]["membership"]
+        assert audit == summary.membership and audit["against"] == "the run's validation people"
+        assert audit["people"] == 40 and 0 <= audit["raw"] <= 1 and 0 <= audit["standardised"] <= 1  # 10 % of 400
+        state = torch.load(tmp_path / "run" / "best.pt", weights_only=False)
+        _, fit = validation_split(np.flatnonzero(real.split() == "train"), 0.1, 2)
+        copies = _membership_audit(real, state, real.read_people(fit), 0, torch.device("cpu"))
+        assert copies["raw"] > 0.95 and copies["standardised"] > 0.95
 
 
 def test_validated_scale_shrinks_only_on_a_significant_slope():

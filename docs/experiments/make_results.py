@@ -72,7 +72,8 @@ def targets(result: dict) -> list[str]:
 
 
 def residual_scales(synthetic: Path) -> list[str]:
-    """One line: the residual scale `sample` used for each backbone's store (`--residual-scale`, README)."""
+    """The residual scale `sample` used for each backbone's store (`--residual-scale`, README) and each draw's
+    membership audit."""
     cells = []
     for store in sorted(synthetic.glob("*.zarr")):
         with open_store(store) as s:
@@ -80,7 +81,18 @@ def residual_scales(synthetic: Path) -> list[str]:
         if chosen:
             test = f", slope z {chosen['slope_z']:+.1f}" if "slope_z" in chosen else ""
             cells.append(f"{store.stem} {chosen['scale']:g} ({chosen['chosen']}{test})")
-    return [f"Residual scale of each backbone's draw (`sample --residual-scale`): {'; '.join(cells)}.", ""] if cells else []
+    lines = [f"Residual scale of each backbone's draw (`sample --residual-scale`): {'; '.join(cells)}.", ""] if cells else []
+    audits = []
+    for store in sorted(synthetic.glob("*.zarr")):
+        with open_store(store) as s:
+            audit = (s.attrs.get("model") or {}).get("membership")
+        if audit and "raw" in audit:
+            audits.append(f"{store.stem} {audit['raw']:.3f} / {audit['standardised']:.3f}")
+    if audits:
+        lines += [f"Membership audit of each draw (`sample`: the run's training people against its validation people, "
+                  f"{audit['people']:,} each, ± {audit['se']:.3f} by chance; as stored / standardised): "
+                  f"{'; '.join(audits)}.", ""]
+    return lines
 
 
 def main() -> None:

@@ -5,7 +5,7 @@ import pytest
 
 from genomesynth.metrics.adversarial import adversarial_accuracy, nn_test
 from genomesynth.metrics.neighbours import knn
-from genomesynth.metrics.privacy import privacy
+from genomesynth.metrics.privacy import membership_audit, privacy
 from genomesynth.metrics.runner import FitRunner
 from genomesynth.metrics.utility import ClassifierBudget, tstr
 
@@ -74,6 +74,18 @@ def test_a_leak_in_the_small_components_shows_in_standardised_latents():
     fresh = privacy(rng.normal(size=(300, 64)) * sd, train, test, scale=(np.zeros(64), sd))
     assert abs(fresh["mia_auc_standardised"] - 0.5) < 0.07 and not fresh["flags"]
     assert "mia_auc_standardised" not in privacy(syn, train, test)  # raw latents only unless a scale is given
+
+
+def test_the_membership_audit_reads_copies_of_members_and_fresh_people():
+    rng = np.random.default_rng(12)
+    sd = np.r_[np.full(4, 10.0), np.full(28, 0.1)]
+    members, others = rng.normal(size=(300, 32)) * sd, rng.normal(size=(60, 32)) * sd
+    scale = (np.zeros(32), sd)
+    copied = membership_audit(members + 1e-3 * sd, members, others, scale)
+    assert copied["people"] == 60 and copied["raw"] > 0.95 and copied["standardised"] > 0.95
+    fresh = membership_audit(rng.normal(size=(300, 32)) * sd, members, others, scale)
+    assert abs(fresh["raw"] - 0.5) < 3 * fresh["se"] and abs(fresh["standardised"] - 0.5) < 3 * fresh["se"]
+    assert fresh["se"] == pytest.approx(np.sqrt(121 / (12 * 3600)))
 
 
 def _two_labels(n_a, n_b, seed):

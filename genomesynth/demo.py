@@ -169,19 +169,24 @@ def _report(summary: dict[str, Any], result: dict[str, Any], config: DemoConfig)
         "",
         "## Training (tiny presets) and sampling",
         "",
-        "| backbone | parameters | steps | train loss | val loss (EMA) | train time | samples/s | sampling | residual scale |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| backbone | parameters | steps | train loss | val loss (EMA) | train time | samples/s | sampling | residual scale "
+        "| membership audit |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for b, s in summary["train"].items():
         smp = summary["sample"][b]
         lines.append(f"| {b} | {s['parameters']:,} | {s['steps']} | {s['train_loss']:.4f} | {s['val_loss']:.4f} | "
                      f"{s['seconds']:.0f} s | {s['samples_per_second']:.0f} | {smp['n']} in {smp['seconds']:.0f} s "
-                     f"({smp['sampler']}, {smp['steps']} steps) | {smp['residual_scale']:g} ({smp['residual_chosen']}) |")
+                     f"({smp['sampler']}, {smp['steps']} steps) | {smp['residual_scale']:g} ({smp['residual_chosen']}) | "
+                     f"{_audit_cell(smp.get('membership'))} |")
     lines += [
         "",
         "*Residual scale*: how much of its network's residual over the population prior each draw used, "
         "ε̂ = prior + s·F — below 1 only where the run's own validation people showed, beyond 2 standard errors, "
-        "that the network adds more than it explains on people it was not fitted to (README, `sample`).",
+        "that the network adds more than it explains on people it was not fitted to (README, `sample`). "
+        "*Membership audit*: the membership attack on the draw with the run's training people as members and its "
+        "validation people as non-members, on latents as stored / standardised, ± its standard error by chance "
+        "(README, `sample`; 0.5 = no leakage).",
         "",
         "## Evaluation",
         "",
@@ -234,3 +239,10 @@ def _report(summary: dict[str, Any], result: dict[str, Any], config: DemoConfig)
         "",
     ]
     return "\n".join(lines)
+
+
+def _audit_cell(audit: dict | None) -> str:
+    """A draw's membership audit in the report's sampling table: as stored / standardised (± s.e. by chance)."""
+    if not audit or "raw" not in audit:
+        return "–"
+    return f"{audit['raw']:.3f} / {audit['standardised']:.3f} (± {audit['se']:.3f})"

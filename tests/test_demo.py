@@ -1,6 +1,7 @@
 """The demo command end to end, at a token budget: every stage runs and the report has every part."""
 
 import json
+import re
 
 from genomesynth.demo import DemoConfig, run_demo
 
@@ -12,9 +13,10 @@ def test_demo_writes_a_complete_report(tmp_path):
     out = tmp_path / "demo"
     report = (out / "report.md").read_text()
     for part in ("## Cohort and compression", "| baseline |", "| transformer |", "Nearest-neighbour adversarial accuracy",
-                 "Utility: train on synthetic", "membership inference", "Genotypes after decoding",
+                 "Utility: train on synthetic", "membership inference", "Genotypes after decoding", "| membership audit |",
                  "![UMAP](umap.png)", "genomesynth train real.zarr"):
         assert part in report, part
+    assert re.search(r"\| baseline \|.*\| [01]\.\d{3} / [01]\.\d{3} \(± 0\.\d{3}\) \|$", report, re.M)  # its audit
     for figure in ("umap.png", "curves.png", "metrics.png"):
         assert (out / figure).read_bytes()[:4] == b"\x89PNG"
     metrics = json.loads((out / "metrics.json").read_text())

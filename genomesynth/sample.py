@@ -18,7 +18,7 @@ from genomesynth.diffusion.loss import masked_mean_per_sample
 from genomesynth.diffusion.samplers import sample as draw
 from genomesynth.diffusion.schedule import Schedule
 from genomesynth.errors import GenomesynthError
-from genomesynth.metrics.privacy import membership_audit
+from genomesynth.metrics.privacy import matched_sets, membership_audit
 from genomesynth.provenance import provenance
 from genomesynth.store import REFERENCE_ATTRS, SCHEMA_VERSION, Store, StoreWriter, copy_reference, open_store
 from genomesynth.train import LatentData, load_checkpoint, model_from_checkpoint, resolve_device, validation_split
@@ -218,20 +218,24 @@ def sample(
 
 
 def _membership_audit(real_store: Store, state: dict, drawn: Any, seed: int, device: torch.device) -> dict[str, Any]:
-    """eval's membership attack on the run's own split (metrics/privacy.py, membership_audit): the people the run was
-    fitted to against its validation people, scored by their distance to this draw's people (at most AUDIT_PEOPLE)."""
+    """eval's membership attack on the run's own split (metrics/privacy.py, membership_audit): as many of the people
+    the run was fitted to as it has validation people, with their label mix, scored by their distance to this
+    draw's people (at most AUDIT_PEOPLE); only those people are read."""
     config = state["config"]
     val_people, fit_people = validation_split(np.flatnonzero(real_store.split() == "train"), config["val_fraction"],
                                               config["seed"])
     if len(val_people) < 2:
         return {"skipped": f"{len(val_people)} validation people (--val-fraction)"}
-    mask = real_store.mask()
     labels = real_store.label()
+    pick_fit, pick_val = matched_sets(len(fit_people), len(val_people), labels[fit_people], labels[val_people],
+                                      np.random.default_rng(seed))
+    mask = real_store.mask()
+    people = [real_store.read_people(np.sort(group[pick]))[:, mask]
+              for group, pick in ((fit_people, pick_fit), (val_people, pick_val))]
     scale = (real_store.read("stats/mean")[mask], real_store.read("stats/std")[mask])
-    synthetic = np.asarray(drawn[: AUDIT_PEOPLE])[:, mask]
-    return membership_audit(synthetic, real_store.read_people(fit_people)[:, mask],
-                            real_store.read_people(val_people)[:, mask], scale, labels[fit_people],
-                            labels[val_people], seed, str(device)) | {"against": "the run's validation people"}
+    synthetic = np.asarray(drawn[:AUDIT_PEOPLE])[:, mask]
+    return membership_audit(synthetic, *people, scale, seed=seed, device=str(device)) | {
+        "against": "the run's validation people"}
 
 
 AUDIT_PEOPLE = 2000

@@ -42,14 +42,8 @@ def privacy(synthetic: np.ndarray, train: np.ndarray, test: np.ndarray, seed: in
     dcr_train = nearest_distance(synthetic, train, device=device)
     dcr_test = nearest_distance(synthetic, test, device=device)
     p5 = float(np.percentile(nearest_distance(test, train, device=device), 5))
-    rng = np.random.default_rng(seed)
-    pick_members, pick_others = matched_sets(len(train), len(test), train_labels, test_labels, rng)
-    members, others = train[pick_members], test[pick_others]
-    mia = membership_auc(members, others, synthetic, device)
-    mia_std = None
-    if scale is not None:
-        mean, sd = scale
-        mia_std = membership_auc(*((x - mean) / sd for x in (members, others, synthetic)), device=device)
+    attack = membership_audit(synthetic, train, test, scale, train_labels, test_labels, seed, device)
+    mia, mia_std = attack["raw"], attack.get("standardised")
     close = float(np.mean(dcr_train < p5))
     exact = int(np.sum(dcr_train <= EXACT))
     flags = []
@@ -73,20 +67,23 @@ def privacy(synthetic: np.ndarray, train: np.ndarray, test: np.ndarray, seed: in
 
 
 def membership_audit(synthetic: np.ndarray, members: np.ndarray, others: np.ndarray,
-                     scale: tuple[np.ndarray, np.ndarray], member_labels: np.ndarray | None = None,
+                     scale: tuple[np.ndarray, np.ndarray] | None = None, member_labels: np.ndarray | None = None,
                      other_labels: np.ndarray | None = None, seed: int = 0, device: str = "cpu") -> dict[str, float]:
-    """The distance attack against members and non-members the caller vouches for (`sample`: the people a run was
-    fitted to and its validation people, whom neither its prior nor its network saw but its codec did, so that
-    nothing but the generator tells them apart): AUC on raw and on standardised latents, people per side, and
-    the AUC's standard error under no leakage, √((2n + 1) / (12 n²))."""
+    """The distance attack: as many members as non-members (one label mix when labels are given), each scored by
+    minus their distance to the nearest synthetic person; ROC AUC on raw latents and, with scale = (mean, sd) per
+    position, on standardised ones; the people per side and the AUC's standard error under no leakage,
+    √((2n + 1) / (12 n²)). `privacy` attacks with train vs held-out people, `sample` with its run's fit vs
+    validation people (whom neither its prior nor its network saw, but its codec did)."""
     pick_members, pick_others = matched_sets(len(members), len(others), member_labels, other_labels,
                                              np.random.default_rng(seed))
-    mean, sd = scale
     sets = (members[pick_members], others[pick_others], synthetic)
     n = len(pick_members)
-    return {"people": n, "raw": membership_auc(*sets, device=device),
-            "standardised": membership_auc(*((x - mean) / sd for x in sets), device=device),
-            "se": math.sqrt((2 * n + 1) / (12 * n * n)) if n else float("nan")}
+    out = {"people": n, "raw": membership_auc(*sets, device=device),
+           "se": math.sqrt((2 * n + 1) / (12 * n * n)) if n else float("nan")}
+    if scale is not None:
+        mean, sd = scale
+        out["standardised"] = membership_auc(*((x - mean) / sd for x in sets), device=device)
+    return out
 
 
 def membership_auc(members: np.ndarray, others: np.ndarray, synthetic: np.ndarray, device: str = "cpu") -> float:

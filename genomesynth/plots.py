@@ -146,7 +146,8 @@ def curves_plot(runs: list[str | Path], output: str | Path, *, names: list[str] 
 
 
 def metrics_plot(metrics_json: str | Path, output: str | Path, *, classifier: str = "mlp") -> dict[str, Any]:
-    """Utility (TSTR accuracy) against privacy (MIA AUC, and privacy loss), one point per store."""
+    """Utility (TSTR accuracy) against privacy (MIA AUC, and privacy loss), one point per store; where the eval has
+    both membership readings, a hollow point for the latents as stored joined to a filled one for standardised."""
     output = Path(output)
     _check_output(output)
     path = Path(metrics_json)
@@ -155,13 +156,21 @@ def metrics_plot(metrics_json: str | Path, output: str | Path, *, classifier: st
     result = json.loads(path.read_text())
     real_acc = (result["real"].get("tstr", {}).get(classifier, {}).get("accuracy", {}) or {}).get("mean")
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
-    for ax, key, label, ideal in ((axes[0], "mia_auc", "membership-inference AUC (0.5 = no leakage)", 0.5),
+    both = any("mia_auc_standardised" in s for s in result["synthetic"].values())
+    mia_label = ("membership-inference AUC, ○ as stored, ● standardised (0.5 = no leakage)" if both
+                 else "membership-inference AUC (0.5 = no leakage)")
+    for ax, key, label, ideal in ((axes[0], "mia_auc", mia_label, 0.5),
                                   (axes[1], "privacy_loss", "privacy loss AA(held-out) − AA(train) (0 = none)", 0.0)):
         for i, (name, s) in enumerate(result["synthetic"].items()):
             acc = (s.get("tstr", {}).get(classifier, {}).get("accuracy", {}) or {}).get("mean")
             x = s.get(key)
             if acc is None or x is None:
                 continue
+            sharper = s.get("mia_auc_standardised") if key == "mia_auc" else None
+            if sharper is not None:
+                ax.plot([x, sharper], [acc, acc], color=f"C{i}", lw=1, zorder=2)
+                ax.scatter(x, acc, s=60, facecolors="none", edgecolors=f"C{i}", zorder=3)
+                x = sharper
             ax.scatter(x, acc, s=60, color=f"C{i}", zorder=3)
             ax.annotate(name, (x, acc), textcoords="offset points", xytext=(6, 4))
         if real_acc is not None:

@@ -58,7 +58,9 @@ def merge(parts: list[str | Path], output: str | Path, *, overwrite: bool = Fals
             **{k: head.attrs[k] for k in REFERENCE_ATTRS if k in head.attrs},
             "schema_version": SCHEMA_VERSION,
             "role": "synthetic",
-            "model": model,
+            "model": model | {"membership": {  # each part audited itself (sample): the merged draw was not
+                "skipped": "a merged draw: its parts' audits are listed; `eval` judges the whole",
+                "parts": [info[3].get("membership") for info in infos]}},
             "shard": None,
             "merged_from": [str(info[1]) for info in infos],
             "provenance": provenance("merge", [info[1] for info in infos], first["seed"],

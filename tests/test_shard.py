@@ -44,6 +44,8 @@ def test_merged_shards_equal_the_unsharded_draw(run_dir, tmp_path):
         assert np.array_equal(np.asarray(whole.latents[...]), np.asarray(merged.latents[...]))
         assert whole.sample_id().tolist() == merged.sample_id().tolist()
         assert np.array_equal(whole.label(), merged.label())
+        audit = merged.attrs["model"]["membership"]  # a part's audit is not the merged draw's
+        assert "merged draw" in audit["skipped"] and len(audit["parts"]) == 3
     with open_store(tmp_path / "part2.zarr") as part:
         assert part.n_people < 23 and part.sample_id()[0] != "SYN000001"
 

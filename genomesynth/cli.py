@@ -432,7 +432,9 @@ def _membership_text(audit: dict | None) -> str:
         return f"not measured: {audit['skipped']}" if audit else "not measured"
     text = (f"{audit['raw']:.3f} as stored, {audit['standardised']:.3f} standardised (training vs validation "
             f"people, {audit['people']:,} each; ±{audit['se']:.3f} by chance)")
-    if max(audit["raw"], audit["standardised"]) > 0.6:
+    from genomesynth.metrics.privacy import FLAGGED_AUC
+
+    if max(audit["raw"], audit["standardised"]) > FLAGGED_AUC:
         text += " — high: the draw sits nearer the people it was fitted to; a smaller --residual-scale leaks less"
     return text
 

@@ -74,24 +74,21 @@ def targets(result: dict) -> list[str]:
 def residual_scales(synthetic: Path) -> list[str]:
     """The residual scale `sample` used for each backbone's store (`--residual-scale`, README) and each draw's
     membership audit."""
-    cells = []
+    cells, audits = [], []
     for store in sorted(synthetic.glob("*.zarr")):
         with open_store(store) as s:
-            chosen = (s.attrs.get("model") or {}).get("residual_scale")
+            model = s.attrs.get("model") or {}
+        chosen, audit = model.get("residual_scale"), model.get("membership")
         if chosen:
             test = f", slope z {chosen['slope_z']:+.1f}" if "slope_z" in chosen else ""
             cells.append(f"{store.stem} {chosen['scale']:g} ({chosen['chosen']}{test})")
-    lines = [f"Residual scale of each backbone's draw (`sample --residual-scale`): {'; '.join(cells)}.", ""] if cells else []
-    audits = []
-    for store in sorted(synthetic.glob("*.zarr")):
-        with open_store(store) as s:
-            audit = (s.attrs.get("model") or {}).get("membership")
         if audit and "raw" in audit:
             audits.append(f"{store.stem} {audit['raw']:.3f} / {audit['standardised']:.3f}")
+            people, se = audit["people"], audit["se"]
+    lines = [f"Residual scale of each backbone's draw (`sample --residual-scale`): {'; '.join(cells)}.", ""] if cells else []
     if audits:
         lines += [f"Membership audit of each draw (`sample`: the run's training people against its validation people, "
-                  f"{audit['people']:,} each, ± {audit['se']:.3f} by chance; as stored / standardised): "
-                  f"{'; '.join(audits)}.", ""]
+                  f"{people:,} each, ± {se:.3f} by chance; as stored / standardised): {'; '.join(audits)}.", ""]
     return lines
 
 

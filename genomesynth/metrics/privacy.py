@@ -31,6 +31,8 @@ from genomesynth.metrics.adversarial import equal_subsamples
 from genomesynth.metrics.neighbours import nearest_distance
 
 EXACT = 1e-6
+FLAGGED_AUC = 0.6
+"""A membership AUC above this is flagged (eval) and called high (sample's audit)."""
 
 
 def privacy(synthetic: np.ndarray, train: np.ndarray, test: np.ndarray, seed: int = 0,
@@ -51,9 +53,9 @@ def privacy(synthetic: np.ndarray, train: np.ndarray, test: np.ndarray, seed: in
         flags.append(f"{exact} exact copies of training people")
     if close > 0.10:
         flags.append(f"{close:.0%} of synthetic people are closer to a training person than 95 % of real pairs")
-    if mia > 0.6:
+    if mia > FLAGGED_AUC:
         flags.append(f"membership inference AUC {mia:.2f}: the synthetic set reveals who was trained on")
-    if mia_std is not None and mia_std > 0.6:
+    if mia_std is not None and mia_std > FLAGGED_AUC:
         flags.append(f"membership inference AUC {mia_std:.2f} in standardised latents: the synthetic set reveals "
                      "who was trained on")
     return {

@@ -592,12 +592,13 @@ def plot_metrics(
     classifier: Annotated[str, typer.Option(help="Whose TSTR accuracy: mlp, transformer or cnn.")] = "mlp",
     overwrite: FigureOverwrite = False,
 ) -> None:
-    """Utility vs privacy: TSTR accuracy against MIA AUC and privacy loss, one point per store."""
+    """Utility vs privacy: TSTR accuracy (adversarial accuracy without labels) against MIA AUC and privacy loss."""
     from genomesynth.plots import metrics_plot
 
     _new_output(output, overwrite)
     s = metrics_plot(metrics_json, output, classifier=classifier)
-    console.print(f"wrote {s['output']} ({s['stores']} stores)")
+    against = "TSTR accuracy" if s["y"] == "tstr" else "adversarial accuracy (no TSTR in this eval)"
+    console.print(f"wrote {s['output']} ({s['stores']} stores, {against} against privacy)")
 
 
 @plot_app.command("augment")

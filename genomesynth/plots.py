@@ -11,6 +11,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 
 from genomesynth.errors import GenomesynthError  # noqa: E402
@@ -147,41 +148,63 @@ def curves_plot(runs: list[str | Path], output: str | Path, *, names: list[str] 
 
 def metrics_plot(metrics_json: str | Path, output: str | Path, *, classifier: str = "mlp") -> dict[str, Any]:
     """Utility (TSTR accuracy) against privacy (MIA AUC, and privacy loss), one point per store; where the eval has
-    both membership readings, a hollow point for the latents as stored joined to a filled one for standardised."""
+    both membership readings, a hollow point for the latents as stored joined to a filled one for standardised.
+    Without TSTR (an unlabelled cohort) fidelity takes utility's place: the nearest-neighbour adversarial accuracy
+    against the held-out people, with the real held-out people's own as the reference line."""
     output = Path(output)
     _check_output(output)
     path = Path(metrics_json)
     if not path.exists():
         raise GenomesynthError(f"{path}: no such metrics file; write one with `genomesynth eval --json`")
     result = json.loads(path.read_text())
-    real_acc = (result["real"].get("tstr", {}).get(classifier, {}).get("accuracy", {}) or {}).get("mean")
+    stores = result["synthetic"]
+
+    def tstr(metrics: dict[str, Any]) -> float | None:
+        return (metrics.get("tstr", {}).get(classifier, {}).get("accuracy", {}) or {}).get("mean")
+
+    def aa(metrics: dict[str, Any]) -> float | None:
+        held_out = metrics.get("aa", {})
+        return held_out.get("test", held_out).get("aa") if held_out else None
+
+    utility = any(tstr(s) is not None for s in stores.values())
+    y_of, y_label = (tstr, f"TSTR accuracy ({classifier} classifier)") if utility else (
+        aa, "adversarial accuracy vs held-out (0.5 ideal)")
+    reference = y_of(result["real"])
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
-    both = any("mia_auc_standardised" in s for s in result["synthetic"].values())
+    both = any("mia_auc_standardised" in s for s in stores.values())
     mia_label = ("membership-inference AUC, ○ as stored, ● standardised (0.5 = no leakage)" if both
                  else "membership-inference AUC (0.5 = no leakage)")
+    plotted = 0
     for ax, key, label, ideal in ((axes[0], "mia_auc", mia_label, 0.5),
                                   (axes[1], "privacy_loss", "privacy loss AA(held-out) − AA(train) (0 = none)", 0.0)):
-        for i, (name, s) in enumerate(result["synthetic"].items()):
-            acc = (s.get("tstr", {}).get(classifier, {}).get("accuracy", {}) or {}).get("mean")
-            x = s.get(key)
-            if acc is None or x is None:
+        for i, (name, s) in enumerate(stores.items()):
+            y, x = y_of(s), s.get(key)
+            if y is None or x is None:
                 continue
+            plotted += 1
             sharper = s.get("mia_auc_standardised") if key == "mia_auc" else None
             if sharper is not None:
-                ax.plot([x, sharper], [acc, acc], color=f"C{i}", lw=1, zorder=2)
-                ax.scatter(x, acc, s=60, facecolors="none", edgecolors=f"C{i}", zorder=3)
+                ax.plot([x, sharper], [y, y], color=f"C{i}", lw=1, zorder=2)
+                ax.scatter(x, y, s=60, facecolors="none", edgecolors=f"C{i}", zorder=3)
                 x = sharper
-            ax.scatter(x, acc, s=60, color=f"C{i}", zorder=3)
-            ax.annotate(name, (x, acc), textcoords="offset points", xytext=(6, 4))
-        if real_acc is not None:
-            ax.axhline(real_acc, color="grey", ls="--", lw=1, label=f"train on real ({real_acc:.3f})")
+            ax.scatter(x, y, s=60, color=f"C{i}", zorder=3)
+            ax.annotate(name, (x, y), textcoords="offset points", xytext=(6, 4))
+        if reference is not None:
+            what = "train on real" if utility else "real held-out people"
+            ax.axhline(reference, color="grey", ls="--", lw=1, label=f"{what} ({reference:.3f})")
         ax.axvline(ideal, color="grey", ls=":", lw=1)
-        ax.set(xlabel=label, ylabel=f"TSTR accuracy ({classifier} classifier)")
+        ax.set(xlabel=label, ylabel=y_label)
         ax.margins(x=0.2, y=0.1)  # room for the names beside the points
+        ax.xaxis.set_major_locator(MaxNLocator(6))
         ax.legend(frameon=False, loc="best")
-    fig.suptitle("Utility vs privacy: up is more useful, near the dotted line leaks less")
+    if not plotted:
+        plt.close(fig)
+        raise GenomesynthError(f"{path}: no store has TSTR or adversarial accuracy with a privacy metric; "
+                               "run eval with --metrics including tstr or aa, and privacy")
+    fig.suptitle("Utility vs privacy: up is more useful, near the dotted line leaks less" if utility else
+                 "Fidelity vs privacy (no labels, no TSTR): near the dashed line is realistic, the dotted leaks less")
     _save(fig, output)
-    return {"output": str(output), "stores": len(result["synthetic"])}
+    return {"output": str(output), "stores": len(stores), "y": "tstr" if utility else "aa"}
 
 
 def _load_json(metrics_json: str | Path) -> dict[str, Any]:

@@ -157,6 +157,23 @@ def test_plots_are_written(real_store, stores, tmp_path, toy_store):
         metrics_plot(tmp_path / "m.json", tmp_path / "m.gif")
 
 
+def test_metrics_plot_without_labels_shows_fidelity(real_store, stores, tmp_path):
+    """An unlabelled cohort has no TSTR: the figure puts adversarial accuracy against privacy instead of nothing."""
+    from genomesynth.plots import metrics_plot
+
+    result = evaluate([stores / "gauss.zarr", stores / "mosaic.h5"], real_store, EvalConfig(metrics=("aa", "privacy")))
+    assert all("tstr" not in s for s in result["synthetic"].values())
+    (tmp_path / "m.json").write_text(json.dumps(result))
+    summary = metrics_plot(tmp_path / "m.json", tmp_path / "m.png")
+    assert summary["y"] == "aa" and summary["stores"] == 2
+    assert (tmp_path / "m.png").read_bytes()[:4] == b"\x89PNG"
+    (tmp_path / "p.json").write_text(json.dumps(evaluate([stores / "gauss.zarr"], real_store,
+                                                         EvalConfig(metrics=("privacy",)))))
+    with pytest.raises(GenomesynthError, match="no store has TSTR or adversarial accuracy"):
+        metrics_plot(tmp_path / "p.json", tmp_path / "p.png")
+    assert not (tmp_path / "p.png").exists()
+
+
 def test_augment_kinship_and_gwas_figures(real_store, stores, tmp_path):
     from genomesynth.plots import augment_plot, gwas_plot, kinship_plot
 

@@ -33,7 +33,7 @@ from genomesynth.metrics.dispersion import dispersion, principal_axes
 from genomesynth.metrics.genotype import GenotypeReference
 from genomesynth.metrics.gwas import Scan, concordance
 from genomesynth.metrics.kinship import KinshipPanel
-from genomesynth.metrics.privacy import privacy
+from genomesynth.metrics.privacy import FLAGGED_AUC, privacy
 from genomesynth.metrics.runner import FitRunner, People
 from genomesynth.metrics.utility import (
     AUGMENT_FRACTIONS,
@@ -338,6 +338,11 @@ def evaluate(
                 out["genotype"] = genotypes.compare(syn_calls) | {"calls": "calibrated" if calibrated else "fixed"}
             if kinship is not None:
                 out["kinship"] = kinship.replay(syn_calls)
+                kin_auc = out["kinship"]["membership"]["auc"]
+                if kin_auc > FLAGGED_AUC:
+                    out.setdefault("flags", []).append(
+                        f"membership AUC {kin_auc:.2f} by closest synthetic kin: the decoded genotypes reveal who was "
+                        "trained on")
             if "gwas" in metrics and labelled:
                 if len(np.unique(syn_labels[syn_labels >= 0])) >= 2:
                     out["gwas"] = concordance(train_scan, Scan.of(syn_calls, syn_labels, n_classes))

@@ -120,6 +120,7 @@ def sections(result: dict[str, Any]) -> tuple[list[str], list[Section]]:
                 row(f"2nd-degree relative in {label}", ("kinship", "second_degree"), ("kinship", where, "second_degree"), "real"),
                 row(f"closest kinship to {label}, max", ("kinship", "max"), ("kinship", where, "max"), "real"),
             ]
+        rows.append(row("membership AUC by closest synthetic kin (0.5)", None, ("kinship", "membership", "auc"), "ideal:0.5"))
         out.append(Section("Kinship replay: share of people whose closest real relative passes KING's threshold "
                            "(real = held-out vs train)", "as real; a synthetic relative of a participant identifies them", rows))
     if lookup(real, "gwas") is not None:

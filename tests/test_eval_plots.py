@@ -61,7 +61,7 @@ def test_eval_json_schema(real_store, stores):
     assert set(g) >= {"dispersion", "aa", "privacy_loss", "nn_test", "tstr", "dcr", "mia_auc", "mia_auc_standardised",
                       "genotype", "flags", "kinship", "gwas", "augment"}
     assert set(g["aa"]) == {"train", "test", "train_whole"} and set(g["aa"]["train"]) == {"truth", "syn", "aa"}
-    assert set(g["kinship"]) == {"train", "test"}
+    assert set(g["kinship"]) == {"train", "test", "membership"} and 0 <= g["kinship"]["membership"]["auc"] <= 1
     assert g["privacy_loss"] == pytest.approx(g["aa"]["test"]["aa"] - g["aa"]["train"]["aa"])
     assert set(g["nn_test"]) == {"train", "test"}
     assert 0 <= g["mia_auc"] <= 1 and 0 <= g["mia_auc_standardised"] <= 1 and 0 <= g["genotype"]["pca_overlap"] <= 1
@@ -85,6 +85,8 @@ def test_copies_of_training_people_read_as_copies(real_store, tmp_path):
     assert copies["aa"]["train"]["truth"] > 0.2  # what the held-out-sized subsample reads: blind to copies
     # the toy cohort's people descend from three founders (near-duplicates by chance): compare train with held-out
     assert copies["kinship"]["train"]["duplicate"] > 3 * copies["kinship"]["test"]["duplicate"]
+    assert copies["kinship"]["membership"]["auc"] > 0.9  # every member's closest synthetic kin is their copy
+    assert any("by closest synthetic kin" in flag for flag in copies["flags"])
 
 
 def test_eval_refuses_a_store_with_another_codec(real_store, tmp_path):

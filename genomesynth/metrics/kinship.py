@@ -18,7 +18,11 @@ read the rows against the real reference, not against the thresholds.
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import numpy as np
+from sklearn.metrics import roc_auc_score
 
 from genomesynth.metrics.privacy import matched_sets
 
@@ -68,11 +72,17 @@ class KinshipPanel:
         """Real held-out people's closest relatives among the training people."""
         return _summary(king_robust(self.test, self.train).max(1))
 
-    def replay(self, synthetic: np.ndarray) -> dict[str, dict[str, float]]:
-        """Synthetic people's closest relatives among the training and among the held-out people."""
+    def replay(self, synthetic: np.ndarray) -> dict[str, Any]:
+        """Synthetic people's closest relatives among the training and among the held-out people, and the
+        membership attack by kinship: each training and held-out person scored by their closest kinship to any
+        synthetic person (ROC AUC, training people as members)."""
         synthetic = synthetic[:, self.snps]
-        return {"train": _summary(king_robust(synthetic, self.train).max(1)),
-                "test": _summary(king_robust(synthetic, self.test).max(1))}
+        to_train, to_test = king_robust(synthetic, self.train), king_robust(synthetic, self.test)
+        members, others = to_train.max(0), to_test.max(0)
+        n = len(members)
+        auc = float(roc_auc_score(np.r_[np.ones(n), np.zeros(len(others))], np.r_[members, others]))
+        return {"train": _summary(to_train.max(1)), "test": _summary(to_test.max(1)),
+                "membership": {"auc": auc, "people": n, "se": math.sqrt((2 * n + 1) / (12 * n * n))}}
 
 
 def kinship_replay(train: np.ndarray, test: np.ndarray, synthetic: np.ndarray | None, seed: int = 0,

@@ -40,6 +40,24 @@ def test_kinship_replay_flags_copies_and_not_new_people():
     assert 0.1 < flagged["train"]["duplicate"] and flagged["test"]["duplicate"] == 0.0
     clean = kinship_replay(train, test, new)
     assert clean["train"]["first_degree"] == 0.0 and clean["test"]["first_degree"] == 0.0
+    # the membership attack by kinship: a training person with a copy among the synthetic people is told apart
+    assert flagged["membership"]["people"] == 50 and flagged["membership"]["auc"] > 0.65
+    assert kinship_replay(train, test, train)["membership"]["auc"] > 0.99
+    assert abs(clean["membership"]["auc"] - 0.5) < 3 * clean["membership"]["se"]
+
+
+def test_the_kinship_attack_finds_synthetic_children_of_participants():
+    """A generator that passes on one haplotype of a participant (a 'child' of theirs, φ ≈ 0.25 — no copy, no
+    duplicate) reveals them: members read a closer synthetic relative than non-members do."""
+    rng = np.random.default_rng(3)
+    freq = rng.uniform(0.1, 0.9, 3000)
+    first, second = haplotypes(rng, 250, 3000, freq), haplotypes(rng, 250, 3000, freq)
+    people = first + second
+    train, test = people[:200], people[200:]
+    children = first[:200] + haplotypes(rng, 200, 3000, freq)  # one haplotype of each member, one new
+    result = kinship_replay(train, test, children)
+    assert result["train"]["duplicate"] == 0.0 and result["train"]["first_degree"] > 0.15  # parents: 50 of the 200 searched
+    assert result["membership"]["auc"] > 0.95
 
 
 def test_gwas_finds_a_planted_causal_snp_and_copies_agree():

@@ -136,6 +136,8 @@ def compress(
     variance: Annotated[float, typer.Option(help="Share of each gene's variance to keep.")] = 0.99,
     test_fraction: Annotated[float, typer.Option(help="Held-out real people, balanced by label.")] = 0.1,
     min_maf: Annotated[float, typer.Option(help="Drop SNPs with a minor allele frequency below this.")] = 0.0,
+    min_mac: Annotated[int, typer.Option(help="Drop SNPs whose minor allele is carried fewer than this many times "
+                                              "(plink's --mac; 2 drops singletons).")] = 0,
     pad_multiple: Annotated[int | None, typer.Option(help="Pad genes to a multiple of this power of two.")] = None,
     threads: Threads = None,
     seed: Seed = 0,
@@ -149,7 +151,7 @@ def compress(
     config = CompressConfig(
         genes=genes, flank=flank, block_size=block_size, labels=labels, label_column=label_column,
         max_components=max_components, variance=variance, test_fraction=test_fraction, min_maf=min_maf,
-        pad_multiple=pad_multiple, seed=seed,
+        min_mac=min_mac, pad_multiple=pad_multiple, seed=seed,
     )
     with make_progress(not quiet) as progress:
         s = run(cohort, output, config, overwrite=overwrite, progress=progress)

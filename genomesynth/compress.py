@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from rich.progress import Progress
 
-from genomesynth import LATENT_DIM
+from genomesynth import LATENT_DIM, checks
 from genomesynth.calibration import DrawnCalls, calibrate, stored_call_gain, subsample, use_calibrated
 from genomesynth.codec import Codec, codec_id, fit_genes
 from genomesynth.errors import GenomesynthError
@@ -50,6 +50,9 @@ class CompressConfig:
     variance: float = 0.99
     test_fraction: float = 0.1
     min_maf: float = 0.0
+    min_mac: int = 0
+    """Drop SNPs whose minor allele is carried fewer than this many times in the cohort (plink's --mac):
+    a site carried by one participant identifies them to anyone holding their genotypes (README)."""
     pad_multiple: int | None = None
     seed: int = 0
 
@@ -230,8 +233,9 @@ class _BlockAssigner:
 # -- variant filters ----------------------------------------------------------------------
 
 
-def _filter(block: VariantBlock, ploidy: int, min_maf: float, skipped: dict[str, int]) -> np.ndarray:
-    """Boolean keep-mask over the block's variants; counts the reasons for dropping the rest."""
+def _filter(block: VariantBlock, ploidy: int, min_maf: float, min_mac: int, skipped: dict[str, int]) -> np.ndarray:
+    """Boolean keep-mask over the block's variants; counts the reasons for dropping the rest. The minor allele
+    count is over the observed calls (ALT alleles, or REF alleles where ALT is the major one)."""
     multi = block.n_alt > 1
     not_snp = ~multi & ~block.is_snp
     dosage = block.dosage
@@ -243,9 +247,12 @@ def _filter(block: VariantBlock, ploidy: int, min_maf: float, skipped: dict[str,
     base = ~multi & ~not_snp
     mono = base & ((maf == 0) | (block.n_alt == 0))
     low = base & ~mono & (maf < min_maf)
-    for reason, hits in (("multiallelic", multi), ("not_snp", not_snp), ("monomorphic", mono), ("low_maf", low)):
+    mac = np.minimum(alt_sum, n_obs * ploidy - alt_sum)
+    rare = base & ~mono & ~low & (mac < min_mac)
+    for reason, hits in (("multiallelic", multi), ("not_snp", not_snp), ("monomorphic", mono), ("low_maf", low),
+                         ("low_mac", rare)):
         skipped[reason] = skipped.get(reason, 0) + int(hits.sum())
-    return base & ~mono & ~low
+    return base & ~mono & ~low & ~rare
 
 
 # -- compress -------------------------------------------------------------------------------
@@ -314,6 +321,9 @@ def compress(
 
 
 def _check_config(config: CompressConfig) -> None:
+    checks.number("min_maf", config.min_maf, 0, 0.5)
+    checks.whole("min_mac", config.min_mac, 0)
+    checks.whole("flank", config.flank, 0)
     if not 1 <= config.max_components <= LATENT_DIM:
         raise GenomesynthError(f"--max-components must be between 1 and {LATENT_DIM}")
     if not 0 < config.variance <= 1:
@@ -393,7 +403,7 @@ def _fit_stream(
 
     for block in prefetched_blocks(cohort):
         summary.variants_read += len(block)
-        keep = _filter(block, cohort.ploidy, config.min_maf, summary.skipped)
+        keep = _filter(block, cohort.ploidy, config.min_maf, config.min_mac, summary.skipped)
         if keep.any():
             dosage = block.dosage[keep]
             summary.missing_calls_imputed += int((dosage < 0).sum())

@@ -65,8 +65,30 @@ def test_store_schema_shapes_and_padding(cohort, tmp_path):
         assert prov["command"] == "compress" and prov["seed"] == 0
         assert [i["name"] for i in prov["inputs"]] == ["cohort.vcf", "genes.bed", "labels.tsv"]
         assert all(len(i["sha256"]) == 64 for i in prov["inputs"])
-    assert summary.skipped == {"multiallelic": 1, "not_snp": 1, "monomorphic": 1, "low_maf": 0, "outside_genes": 0}
+    assert summary.skipped == {"multiallelic": 1, "not_snp": 1, "monomorphic": 1, "low_maf": 0, "low_mac": 0,
+                               "outside_genes": 0}
     assert summary.genes_without_snps == 1 and summary.variants_read == 43 and summary.variants_kept == 40
+
+
+def test_min_mac_drops_sites_carried_by_too_few_alleles():
+    """--min-mac counts the minor allele over observed calls, whichever allele is the minor one."""
+    from genomesynth.compress import _filter
+    from genomesynth.io import VariantBlock
+
+    dosage = np.array([
+        [1, 0, 0, 0, 0, 0],  # one ALT allele: a singleton
+        [2, 2, 2, 2, 2, 1],  # one REF allele: a singleton of the other allele
+        [1, 1, 0, 0, 0, 0],  # two ALT alleles
+        [1, -1, 0, 0, 0, 0],  # one ALT allele among the observed calls
+        [2, 1, 1, 0, 1, 0],  # common
+    ], dtype=np.int8)
+    n = len(dosage)
+    block = VariantBlock("1", np.arange(1, n + 1), np.array([f"v{i}" for i in range(n)]), np.array(["A"] * n),
+                         np.array(["G"] * n), np.ones(n, int), dosage)
+    for min_mac, kept in ((0, [1, 1, 1, 1, 1]), (2, [0, 0, 1, 0, 1]), (3, [0, 0, 0, 0, 1])):
+        skipped: dict[str, int] = {}
+        assert _filter(block, 2, 0.0, min_mac, skipped).tolist() == [bool(k) for k in kept]
+        assert skipped["low_mac"] == kept.count(0) and skipped["monomorphic"] == 0
 
 
 def test_read_people_returns_the_requested_order(real_store):

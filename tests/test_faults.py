@@ -238,6 +238,14 @@ def test_non_finite_options_are_refused(tmp_path, capsys, trained):
     assert not (tmp_path / "s.zarr").exists()
 
 
+def test_compress_filters_out_of_range_are_refused(tmp_path, capsys, cohort):
+    """A NaN --min-maf once filtered nothing (every comparison with NaN is false); a MAF above 0.5 cannot exist."""
+    for option, value in (("--min-maf", "nan"), ("--min-maf", "0.7"), ("--min-mac", "-1"), ("--flank", "-5")):
+        refused(capsys, "compress", str(cohort.vcf), "--genes", str(cohort.genes), "-o", str(tmp_path / "r.zarr"),
+                option, value, "-q", words=(option,))
+    assert not (tmp_path / "r.zarr").exists()
+
+
 def test_non_finite_latents_are_refused_at_every_read(tmp_path, capsys, real, trained):
     import zarr
 

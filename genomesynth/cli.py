@@ -257,12 +257,16 @@ def info(
         typer.echo(json.dumps(d, indent=2))
         return
     prov = d["provenance"] or {}
+    variants = f"{d['variants']:,} (ploidy {d['ploidy']})"
+    if rare := d.get("rare_sites"):
+        variants += (f"; minor allele seen once at {rare['singleton']:,}, twice at {rare['doubleton']:,} among the "
+                     f"{rare['training_people']:,} training people (README: Before you share)")
     rows = [
         ("path", f"{d['path']} ({d['backend']}, schema v{d['schema_version']})"),
         ("role", d["role"]),
         ("latents", f"{' × '.join(map(str, d['latent_shape']))} float32, chunks {d['latent_chunks']}"),
         ("genes", f"{d['genes']:,} real of {d['genes_padded']:,}; {d['real_positions']:,} real positions"),
-        ("variants", f"{d['variants']:,} (ploidy {d['ploidy']})"),
+        ("variants", variants),
         ("labels", ", ".join(f"{k} {v:,}" for k, v in d["labels"].items()) + (f" (column {d['label_column']})" if d["label_column"] else "")),
         ("split", ", ".join(f"{k} {v:,}" for k, v in d["split"].items())),
         ("codec", d["codec_id"]),

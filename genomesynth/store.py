@@ -358,9 +358,22 @@ class Store:
             "label_column": self.attrs.get("label_column"),
             "split": {s: int((split == s).sum()) for s in np.unique(split)},
             "codec_id": self.attrs.get("codec_id"),
+            "rare_sites": self.rare_sites() if self.role == "real" else None,
             "provenance": self.attrs.get("provenance", {}),
             "model": self.attrs.get("model"),
         }
+
+    def rare_sites(self) -> dict[str, int] | None:
+        """Of a real store's SNPs, how many have a minor allele seen once (`singleton`) or twice (`doubleton`) among
+        the training people the codec was fitted on (from the codec's mean dosages): the sites whose presence in a
+        released VCF points at the few who carry them (README, "Before you share")."""
+        n_train = int((self.split() == "train").sum())
+        if not self.has("variants/variant_mean") or n_train == 0:
+            return None
+        mean = self.read("variants/variant_mean").astype(np.float64)
+        ploidy = int(self.attrs.get("ploidy") or 2)
+        minor = np.rint(np.minimum(mean, ploidy - mean) * n_train)
+        return {"singleton": int((minor == 1).sum()), "doubleton": int((minor == 2).sum()), "training_people": n_train}
 
     def read_people(self, index: np.ndarray) -> np.ndarray:
         """Latents of the given people, in the given order: (len(index), genes_padded, 8)."""

@@ -91,6 +91,31 @@ def test_min_mac_drops_sites_carried_by_too_few_alleles():
         assert skipped["low_mac"] == kept.count(0) and skipped["monomorphic"] == 0
 
 
+def test_info_counts_the_sites_carried_by_one_or_two_training_alleles(tmp_path):
+    """`info`'s rare sites (README, "Before you share") equal the counts from the input genotypes of the training
+    people (the demo cohort: thousands of rare sites, a few missing calls)."""
+    from genomesynth.io import open_cohort
+
+    compress(DEMO / "demo.vcf.gz", tmp_path / "r.zarr", CompressConfig(genes=DEMO / "demo_genes.bed", seed=0))
+    reader = open_cohort(DEMO / "demo.vcf.gz")
+    blocks = list(reader.blocks())
+    key = np.concatenate([[f"{b.contig}:{p}" for p in b.position] for b in blocks])
+    dosage = np.concatenate([b.dosage for b in blocks]).astype(np.int64)
+    with open_store(tmp_path / "r.zarr") as store:
+        rare = store.describe()["rare_sites"]
+        train = np.isin(reader.samples, np.array(store.sample_id().tolist())[store.split() == "train"])
+        contigs = store.attrs["contigs"]
+        kept = np.isin(key, [f"{contigs[c]}:{p}" for c, p in zip(store.read("variants/variant_contig"),
+                                                                  store.read("variants/variant_position"))])
+    calls = dosage[kept][:, train]
+    alt = np.where(calls >= 0, calls, 0).sum(1)
+    minor = np.minimum(alt, 2 * (calls >= 0).sum(1) - alt)
+    assert rare["training_people"] == int(train.sum())
+    for name, count in (("singleton", 1), ("doubleton", 2)):  # a missing call may move a site by one
+        expected = int((minor == count).sum())
+        assert expected > 100 and abs(rare[name] - expected) <= 0.01 * expected, (name, rare[name], expected)
+
+
 def test_read_people_returns_the_requested_order(real_store):
     with open_store(real_store) as store:
         everyone = store.latents[:]

@@ -217,13 +217,16 @@ def sample(
                          (stop - first) / max(seconds, 1e-9), residual["scale"], residual["chosen"], audit)
 
 
+def _run_split(real_store: Store, config: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """(validation people, fit people) of the run whose saved train config is `config`: the split `train` made."""
+    return validation_split(np.flatnonzero(real_store.split() == "train"), config["val_fraction"], config["seed"])
+
+
 def _membership_audit(real_store: Store, state: dict, drawn: Any, seed: int, device: torch.device) -> dict[str, Any]:
     """eval's membership attack on the run's own split (metrics/privacy.py, membership_audit): as many of the people
     the run was fitted to as it has validation people, with their label mix, scored by their distance to this
     draw's people (at most AUDIT_PEOPLE); only those people are read."""
-    config = state["config"]
-    val_people, fit_people = validation_split(np.flatnonzero(real_store.split() == "train"), config["val_fraction"],
-                                              config["seed"])
+    val_people, fit_people = _run_split(real_store, state["config"])
     if len(val_people) < 2:
         return {"skipped": f"{len(val_people)} validation people (--val-fraction)"}
     labels = real_store.label()
@@ -259,8 +262,7 @@ def _residual_scale(asked: str, model: torch.nn.Module, state: dict, real_store:
     if asked != "validated":
         return {"scale": float(asked), "chosen": "given"}
     config = state["config"]
-    val_people, _ = validation_split(np.flatnonzero(real_store.split() == "train"), config["val_fraction"],
-                                     config["seed"])
+    val_people, _ = _run_split(real_store, config)
     if len(val_people) < 2:
         return {"scale": 1.0, "chosen": f"{len(val_people)} validation people: too few to judge by (--val-fraction)"}
     if len(val_people) > VALIDATION_PEOPLE:

@@ -371,8 +371,7 @@ class Store:
         if not self.has("variants/variant_mean") or n_train == 0:
             return None
         mean = self.read("variants/variant_mean").astype(np.float64)
-        ploidy = int(self.attrs.get("ploidy") or 2)
-        minor = np.rint(np.minimum(mean, ploidy - mean) * n_train)
+        minor = np.rint(np.minimum(mean, self.ploidy - mean) * n_train)
         return {"singleton": int((minor == 1).sum()), "doubleton": int((minor == 2).sum()), "training_people": n_train}
 
     def read_people(self, index: np.ndarray) -> np.ndarray:

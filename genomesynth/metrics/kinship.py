@@ -18,13 +18,12 @@ read the rows against the real reference, not against the thresholds.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from genomesynth.metrics.privacy import matched_sets
+from genomesynth.metrics.privacy import chance_se, matched_sets
 
 THRESHOLDS = {"duplicate": 0.354, "first_degree": 0.177, "second_degree": 0.0884}
 
@@ -82,7 +81,7 @@ class KinshipPanel:
         n = len(members)
         auc = float(roc_auc_score(np.r_[np.ones(n), np.zeros(len(others))], np.r_[members, others]))
         return {"train": _summary(to_train.max(1)), "test": _summary(to_test.max(1)),
-                "membership": {"auc": auc, "people": n, "se": math.sqrt((2 * n + 1) / (12 * n * n))}}
+                "membership": {"auc": auc, "people": n, "se": chance_se(n)}}
 
 
 def kinship_replay(train: np.ndarray, test: np.ndarray, synthetic: np.ndarray | None, seed: int = 0,

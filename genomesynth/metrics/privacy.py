@@ -80,12 +80,16 @@ def membership_audit(synthetic: np.ndarray, members: np.ndarray, others: np.ndar
                                              np.random.default_rng(seed))
     sets = (members[pick_members], others[pick_others], synthetic)
     n = len(pick_members)
-    out = {"people": n, "raw": membership_auc(*sets, device=device),
-           "se": math.sqrt((2 * n + 1) / (12 * n * n)) if n else float("nan")}
+    out = {"people": n, "raw": membership_auc(*sets, device=device), "se": chance_se(n)}
     if scale is not None:
         mean, sd = scale
         out["standardised"] = membership_auc(*((x - mean) / sd for x in sets), device=device)
     return out
+
+
+def chance_se(n: int) -> float:
+    """The standard error of a ROC AUC of n members against n non-members when nothing tells them apart."""
+    return math.sqrt((2 * n + 1) / (12 * n * n)) if n else float("nan")
 
 
 def membership_auc(members: np.ndarray, others: np.ndarray, synthetic: np.ndarray, device: str = "cpu") -> float:

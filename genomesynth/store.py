@@ -366,9 +366,12 @@ class Store:
     def rare_sites(self) -> dict[str, int] | None:
         """Of a real store's SNPs, how many have a minor allele seen once (`singleton`) or twice (`doubleton`) among
         the training people the codec was fitted on (from the codec's mean dosages): the sites whose presence in a
-        released VCF points at the few who carry them (README, "Before you share")."""
+        released VCF points at the few who carry them (README, "Before you share"). None for a store from `encode`:
+        its codec's dosages are the other cohort's, not its own people's."""
+        if "encode_summary" in self.attrs or not self.has("variants/variant_mean"):
+            return None
         n_train = int((self.split() == "train").sum())
-        if not self.has("variants/variant_mean") or n_train == 0:
+        if n_train == 0:
             return None
         mean = self.read("variants/variant_mean").astype(np.float64)
         minor = np.rint(np.minimum(mean, self.ploidy - mean) * n_train)

@@ -40,6 +40,8 @@ def test_encoding_the_compressed_cohort_reproduces_its_store(tmp_path, made):
         assert a.attrs["codec_id"] == b.attrs["codec_id"] and b.role == "real"
         assert (a.label() == b.label()).all() and a.split().tolist() == b.split().tolist()
         assert b.attrs["provenance"]["command"] == "encode"
+        # rare sites are counted from the codec's dosages: the compressed cohort's, not a re-encoded one's to claim
+        assert a.describe()["rare_sites"] is not None and b.describe()["rare_sites"] is None
 
 
 def test_swapped_ref_alt_is_flipped_and_missing_variants_are_counted(tmp_path, made):

@@ -343,6 +343,10 @@ def train(
         help="Give each population its own covariance over every axis, shrunk toward the pooled one with the "
              "weight of this many people (more realism, more privacy loss; docs/RESULTS.md finding 10) "
              "[default: inf: the axes beyond the population axes shared].")] = None,
+    prior_reference: Annotated[Path | None, typer.Option(
+        help="A store of people outside the cohort (a public panel put into this store's codec with `encode "
+             "--codec`): the prior takes its principal axes instead of the training people's own (less "
+             "membership signal; docs/RESULTS.md finding 18).")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu or cuda.")] = None,
     threads: Threads = None,
     seed: Annotated[int | None, typer.Option(help="Seed for every random draw.")] = None,
@@ -359,6 +363,7 @@ def train(
     given = {"backbone": backbone, "preset": preset, "epochs": epochs, "max_steps": max_steps,
              "batch_size": batch_size, "lr": lr, "timesteps": timesteps, "schedule": schedule,
              "val_every": val_every, "prior": prior, "prior_rank": prior_rank, "prior_shrinkage": prior_shrinkage,
+             "prior_reference": None if prior_reference is None else str(prior_reference.resolve()),
              "device": device, "seed": seed}
     settings.update({k: v for k, v in given.items() if v is not None})
     if settings.get("prior_shrinkage") == float("inf"):  # inf on the command line: the shared axes (None)

@@ -63,6 +63,8 @@ class TrainConfig:
     prior_components: int = 8  # mixture components tried, at most (chosen by BIC)
     prior_shrinkage: float | None = None  # None: axes beyond the population axes shared; ν: each component's
     # covariance over every axis, shrunk toward the pooled one with the weight of ν people (prior.py)
+    prior_reference: str | None = None  # a store of people outside the cohort, in its codec (`encode`), whose
+    # principal axes the prior takes instead of the training people's own (prior.py; docs/RESULTS.md, finding 18)
 
     def __post_init__(self) -> None:
         checks.typed(self)
@@ -250,7 +252,36 @@ def fit_prior(config: TrainConfig, data: LatentData, n_classes: int) -> Populati
     prior_config = PriorConfig(max_rank=config.prior_rank, max_components=config.prior_components, seed=config.seed,
                                component_shrinkage=config.prior_shrinkage)
     x, y = data.rows(prior_config.max_people, config.seed)
-    return PopulationPrior.fit(x, data.mask, y, n_classes, prior_config)
+    reference = None if config.prior_reference is None else reference_people(config.prior_reference, data, prior_config)
+    return PopulationPrior.fit(x, data.mask, y, n_classes, prior_config, reference)
+
+
+def reference_people(path: str, data: LatentData, config: PriorConfig) -> torch.Tensor:
+    """Every person of the reference store (a seeded subsample beyond `config.max_people`), standardised
+    with the training people's statistics; the store must share the cohort's codec."""
+    how = (f"put the reference panel into the cohort's codec with "
+           f"`genomesynth encode PANEL.vcf.gz --codec {data.store.path} --role real -o panel.zarr`")
+    if not Path(path).exists():
+        raise GenomesynthError(f"--prior-reference {path}: no such store; {how}")
+    with open_store(path) as ref:
+        if ref.attrs.get("codec_id") != data.store.attrs.get("codec_id"):
+            raise GenomesynthError(f"--prior-reference {path}: its codec ({ref.attrs.get('codec_id')}) is not "
+                                   f"{data.store.path}'s ({data.store.attrs.get('codec_id')}); {how}")
+        if ref.role != "real":
+            raise GenomesynthError(f"--prior-reference {path}: role is {ref.role!r}, people drawn from a model of a "
+                                   f"cohort; give real people outside the cohort ({how})")
+        shared = np.intersect1d(np.asarray(ref.sample_id().tolist()), np.asarray(data.store.sample_id().tolist()))
+        if len(shared):
+            raise GenomesynthError(f"--prior-reference {path}: {len(shared)} of its people are in the cohort (e.g. "
+                                   f"{shared[0]}); the panel must be people outside it, or its axes are the "
+                                   "participants' own")
+        people = np.arange(ref.n_people)
+        if len(people) > config.max_people:
+            people = np.sort(np.random.default_rng(config.seed).choice(len(people), config.max_people, replace=False))
+        if len(people) < 2:
+            raise GenomesynthError(f"--prior-reference {path}: {len(people)} people; a reference panel needs at least 2")
+        raw = torch.from_numpy(ref.read_people(people))
+    return (raw - data.mean) / data.std * data.mask
 
 
 # -- the loop ------------------------------------------------------------------------------------
@@ -352,7 +383,8 @@ def train(
             log.write_text("")  # a new run (no checkpoint here): nothing of an earlier failed attempt stays
         meta = {
             "genomesynth_version": __version__,
-            "provenance": provenance("train", [Path(store.path)], config.seed, asdict(config)),
+            "provenance": provenance("train", [Path(store.path), *([Path(config.prior_reference)] if config.prior_reference else [])],
+                                     config.seed, asdict(config)),
         }
         if dist.main and state is None:
             (run_dir / "config.json").write_text(json.dumps(

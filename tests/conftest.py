@@ -125,7 +125,7 @@ def vcf_calls(path: Path) -> tuple[list[str], np.ndarray]:
 
 def write_latent_store(path: Path, latents: np.ndarray, labels: np.ndarray, mask: np.ndarray,
                        split: np.ndarray | None = None, label_names: list[str] | None = None,
-                       role: str = "real", codec_id: str = "toy") -> Path:
+                       role: str = "real", codec_id: str = "toy", id_prefix: str = "P") -> Path:
     """A store made straight from latents (no cohort, no codec): for engine and metric tests."""
     from genomesynth.store import SCHEMA_VERSION, StoreWriter
 
@@ -138,7 +138,7 @@ def write_latent_store(path: Path, latents: np.ndarray, labels: np.ndarray, mask
     with StoreWriter(path) as writer:
         writer.create_latents(n, genes)[:] = latents
         writer.write("mask", mask)
-        writer.write("sample_id", np.array([f"P{i}" for i in range(n)], dtype=object))
+        writer.write("sample_id", np.array([f"{id_prefix}{i}" for i in range(n)], dtype=object))
         writer.write("label", labels.astype(np.int32))
         if role == "real":
             writer.write("split", split.astype(object))

@@ -205,6 +205,45 @@ def test_prior_shrinkage_from_the_command_line(toy_store, tmp_path):
     assert refused.exit_code != 0 and "--prior-shrinkage must be" in str(refused.exception)
 
 
+def test_prior_reference_from_the_command_line(toy_store, tmp_path):
+    """`--prior-reference` takes the prior's axes from a panel in the cohort's codec (recorded as an input of the
+    run, and the axes differ from the training people's own); a panel in another codec is refused in one line
+    that says how to encode it."""
+    from typer.testing import CliRunner
+
+    from conftest import write_latent_store
+    from genomesynth.cli import app
+
+    with open_store(toy_store) as real:
+        mask = real.mask()
+    rng = np.random.default_rng(5)
+    labels = np.arange(200) % 2
+    panel = np.where(labels == 0, 2.0, -2.0)[:, None, None] + 0.5 * rng.normal(size=(200, 32, 8))
+    panel[:, :, 0] += 1.5 * rng.normal(size=(200, 1))  # a direction the panel varies along and the cohort does not
+    good = write_latent_store(tmp_path / "panel.zarr", panel, labels, mask, id_prefix="REF")
+    other = write_latent_store(tmp_path / "other.zarr", panel, labels, mask, codec_id="another", id_prefix="REF")
+    runs = {}
+    for name, extra in (("own", []), ("panel", ["--prior-reference", str(good)])):
+        runs[name] = tmp_path / name
+        result = CliRunner().invoke(app, ["train", str(toy_store), "-o", str(runs[name]), "--max-steps", "2", "-q", *extra])
+        assert result.exit_code == 0, result.output
+    config = json.loads((runs["panel"] / "config.json").read_text())
+    assert config["train"]["prior_reference"] == str(good.resolve())
+    state = torch.load(runs["panel"] / "last.pt", weights_only=False)
+    assert any(Path(i["path"]) == good.resolve() for i in state["provenance"]["inputs"])
+    panel_only = torch.zeros(32, 8, dtype=torch.float64)
+    panel_only[:20, 0] = 1 / 20**0.5  # the panel's own direction, in the prior's flattened positions
+    captured = {name: float((torch.load(run / "last.pt", weights_only=False)["prior"]["basis"].double().T
+                             @ panel_only.reshape(-1)).norm()) for name, run in runs.items()}
+    assert captured["panel"] > 0.9 and captured["own"] < 0.6  # own: about what a random subspace of its rank holds
+    refused = CliRunner().invoke(app, ["train", str(toy_store), "-o", str(tmp_path / "bad"), "--max-steps", "2",
+                                       "--prior-reference", str(other), "-q"])
+    assert refused.exit_code != 0 and "genomesynth encode" in str(refused.exception) and "another" in str(refused.exception)
+    itself = CliRunner().invoke(app, ["train", str(toy_store), "-o", str(tmp_path / "self"), "--max-steps", "2",
+                                      "--prior-reference", str(toy_store), "-q"])  # the cohort as its own panel
+    assert itself.exit_code != 0 and "400 of its people are in the cohort" in str(itself.exception)
+
+
 def test_residual_scale_zero_samples_the_prior_alone_and_validated_shrinks_a_harmful_residual(toy_store, tmp_path):
     """--residual-scale 0 draws what the same run with its network zeroed draws; the default (`validated`) shrinks a
     network made harmful to the scale with the lowest loss on the run's validation people, recorded in the store,

@@ -14,7 +14,9 @@ exactly that much and no more:
   and no more than the membership budget `max_axes` allows; each axis shrunk to the variance a
   *new* person has along it (Donoho–Gavish–Johnstone's Frobenius-optimal shrinker): sample
   eigenvalues overstate it by what the axes learned of the training people themselves, and
-  drawing with it is how a Gaussian reference leaks;
+  drawing with it is how a Gaussian reference leaks. Or, given a reference panel (people outside the
+  cohort in its codec), the panel's leading axes, along which the training people then give only
+  their variance: no participant shapes an axis (docs/RESULTS.md, finding 18);
 - the populations: a mixture (sklearn GaussianMixture, K by BIC) on the first `population_axes`
   scores gives each component its mean (which moves only along those axes) and its covariance
   there (R_k, Λ_k); the further axes (LD beyond the populations) are shared by the components —
@@ -99,6 +101,47 @@ def shrunk_variance(ell: np.ndarray, sigma2: float, gamma: float) -> np.ndarray:
     return np.minimum(lam * c2 + sigma2 * (1 - c2), ell)
 
 
+Axes = tuple[torch.Tensor, np.ndarray, np.ndarray]
+"""(basis (P_real, q), the training people's variance along each axis, the variance a new person has along it)."""
+
+
+def _own_axes(xc: torch.Tensor, data_var: torch.Tensor, config: PriorConfig) -> Axes:
+    """The training people's own leading principal axes (P_real, q), their sample variances, and the
+    variance a new person has along each (shrunk): as many as stand above the noise edge and the
+    membership budget allows."""
+    n, p = xc.shape
+    limit = max_axes(n, p, config)
+    if limit > 0:  # only the leading axes are needed: a randomised SVD, never the n × P one
+        with torch.random.fork_rng():  # svd_lowrank draws from the global generator: keep it untouched
+            torch.manual_seed(config.seed)
+            _, sv, v = torch.svd_lowrank(xc, q=min(limit + 8, n - 1, p), niter=6)
+        ell = (sv.double() ** 2 / max(n - 1, 1)).numpy()
+    else:
+        ell, v = np.zeros(0), torch.zeros(p, 0)
+    q, sigma2 = signal_rank(ell, float(data_var.sum()), n, p, limit)
+    return v[:, :q].double(), ell[:q], shrunk_variance(ell[:q], sigma2, p / n)
+
+
+def _reference_axes(xc: torch.Tensor, reference: torch.Tensor, config: PriorConfig) -> Axes:
+    """The reference people's leading principal axes — as many as stand above their own noise edge,
+    one per `people_per_axis` of them, `max_rank` at most; no membership budget, since no training
+    person shaped them — and the training people's variance along each. Axes the training people
+    were not fitted to need no shrinking: their variance along a fixed axis is a new person's too."""
+    m, p = reference.shape
+    rc = reference - reference.mean(0)
+    limit = max(0, min(config.max_rank, m // config.people_per_axis, m - 2))
+    if limit == 0:
+        return torch.zeros(p, 0, dtype=torch.float64), np.zeros(0), np.zeros(0)
+    with torch.random.fork_rng():
+        torch.manual_seed(config.seed)
+        _, sv, v = torch.svd_lowrank(rc, q=min(limit + 8, m - 1, p), niter=6)
+    ref_ell = (sv.double() ** 2 / max(m - 1, 1)).numpy()
+    q, _ = signal_rank(ref_ell, float(rc.pow(2).sum()) / max(m - 1, 1), m, p, limit)
+    basis = v[:, :q].double()
+    ell = ((xc.double() @ basis) ** 2).sum(0).numpy() / max(len(xc) - 1, 1)
+    return basis, ell, ell.copy()
+
+
 def _mixture(scores: np.ndarray, config: PriorConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gaussian mixture on the population axes, K by BIC: (responsibilities (n, K), means, covariances)."""
     from sklearn.mixture import GaussianMixture
@@ -154,8 +197,13 @@ class PopulationPrior(nn.Module):
 
     @classmethod
     def fit(cls, x0: torch.Tensor, mask: torch.Tensor, labels: torch.Tensor, n_classes: int,
-            config: PriorConfig | None = None) -> PopulationPrior:
-        """Fit to standardised training data x0 (n, genes, 8); labels (n,) in 0…n_classes (n_classes = none)."""
+            config: PriorConfig | None = None, reference: torch.Tensor | None = None) -> PopulationPrior:
+        """Fit to standardised training data x0 (n, genes, 8); labels (n,) in 0…n_classes (n_classes = none).
+
+        `reference` (m, genes, 8), standardised alike: people outside the cohort (a public panel in the
+        cohort's codec) whose principal axes the prior takes instead of the training people's own — the
+        training people then give only their spread along those axes, their mixture and each position's
+        mean and variance (docs/RESULTS.md, finding 18)."""
         config = config or PriorConfig()
         rng = np.random.default_rng(config.seed)
         if len(x0) > config.max_people:
@@ -167,19 +215,13 @@ class PopulationPrior(nn.Module):
         centre = x.mean(0)
         xc = x - centre
         data_var = xc.pow(2).sum(0).double() / max(n - 1, 1)
-        limit = max_axes(n, p, config)
-        if limit > 0:  # only the leading axes are needed: a randomised SVD, never the n × P one
-            with torch.random.fork_rng():  # svd_lowrank draws from the global generator: keep it untouched
-                torch.manual_seed(config.seed)
-                _, sv, v = torch.svd_lowrank(xc, q=min(limit + 8, n - 1, p), niter=6)
-            ell = (sv.double() ** 2 / max(n - 1, 1)).numpy()
+        if reference is None:
+            basis, ell, shrunk = _own_axes(xc, data_var, config)
         else:
-            ell, v = np.zeros(0), torch.zeros(p, 0)
-        q, sigma2 = signal_rank(ell, float(data_var.sum()), n, p, limit)
-        basis = v[:, :q].double()  # (P_real, q)
+            basis, ell, shrunk = _reference_axes(xc, reference.reshape(len(reference), -1)[:, flat_mask].float(), config)
+        q = basis.shape[1]
         scores = (xc @ basis.float()).double().numpy()
-        shrunk = shrunk_variance(ell[:q], sigma2, p / n)
-        scores = scores * np.sqrt(shrunk / np.maximum(ell[:q], 1e-12))  # a new person's variance on each axis
+        scores = scores * np.sqrt(shrunk / np.maximum(ell, 1e-12))  # a new person's variance on each axis
         q_pop = min(q, config.population_axes)
         resp, means_pop, covs_pop = _mixture(scores[:, :q_pop], config)
         k_count = resp.shape[1]

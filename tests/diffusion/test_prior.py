@@ -158,3 +158,32 @@ def test_a_checkpointed_prior_rebuilds_exactly():
     schedule = Schedule.cosine(200)
     x_t, t, y = torch.randn(4, 6, 8) * mask, torch.tensor([0, 50, 120, 199]), torch.tensor([0, 1, 2, 3])
     torch.testing.assert_close(prior.eps(x_t, t, y, schedule), again.eps(x_t, t, y, schedule))
+
+
+def test_reference_axes_come_from_the_reference_panel_not_the_training_people():
+    """With a reference panel the prior's axes are the panel's: a direction only the training people
+    vary along is not an axis (it stays in the per-position residual), the shared directions are, and
+    along them the prior has the training people's own variance, unshrunk; each position keeps the
+    training people's total variance."""
+    g = torch.Generator().manual_seed(0)
+    mask = torch.ones(6, 8, dtype=torch.bool)
+    p = int(mask.sum())
+    d = torch.linalg.qr(torch.randn(p, 3, generator=g))[0].T  # three orthonormal directions
+    def people(n, sds):
+        return (torch.randn(n, 3, generator=g) * torch.tensor(sds)) @ d + 0.5 * torch.randn(n, p, generator=g)
+    cohort = people(800, [3.0, 2.5, 3.0]).reshape(800, 6, 8)  # the third direction: the cohort's own
+    panel = people(600, [3.0, 2.5, 0.0]).reshape(600, 6, 8)
+    none = torch.zeros(800, dtype=torch.long)
+    config = PriorConfig(max_rank=8, people_per_axis=1)
+    own = PopulationPrior.fit(cohort, mask, none, 0, config)
+    ref = PopulationPrior.fit(cohort, mask, none, 0, config, reference=panel)
+    captured = lambda prior, k: float((prior.basis.T @ d[k]).norm())  # share of direction k in the axes
+    assert captured(own, 2) > 0.95 and captured(ref, 2) < 0.3
+    assert captured(ref, 0) > 0.95 and captured(ref, 1) > 0.95
+
+    draws = ref.sample(torch.zeros(20000, dtype=torch.long), torch.Generator().manual_seed(1)).reshape(20000, p)
+    flat = cohort.reshape(800, p)
+    along = lambda x, k: float((x @ d[k]).var())
+    assert along(draws, 0) == pytest.approx(along(flat, 0), rel=0.1)
+    assert along(draws, 2) < 0.3 * along(flat, 2)
+    assert torch.allclose(draws.var(0), flat.var(0), rtol=0.15)

@@ -18,7 +18,7 @@ from rich.progress import Progress
 from genomesynth.calibration import add_call_gain
 from genomesynth.errors import GenomesynthError
 from genomesynth.provenance import provenance
-from genomesynth.store import REFERENCE_ATTRS, SCHEMA_VERSION, StoreWriter, copy_reference, open_store
+from genomesynth.store import SCHEMA_VERSION, StoreWriter, copy_reference, open_store, reference_attrs
 from genomesynth.ui import quiet
 
 METHODS = ("gaussian", "mosaic")
@@ -74,7 +74,7 @@ def reference_generator(
             writer.write("sample_id", np.array([f"SYN{i + 1:06d}" for i in range(n)], dtype=object))
             writer.write("label", out_labels.astype(np.int32))
             writer.set_attrs({
-                **{k: store.attrs[k] for k in REFERENCE_ATTRS if k in store.attrs},
+                **reference_attrs(store),
                 "schema_version": SCHEMA_VERSION, "role": "synthetic",
                 "model": {"baseline": method, "real": str(Path(real).resolve())},
                 "provenance": provenance("baseline", [Path(real)], seed, {"method": method, "n": n}),

@@ -185,6 +185,9 @@ def decode(
     calibrate_on: Annotated[Path | None, typer.Option(
         help="Fit the drawn people's calls on this store's people instead (a part of the same draw): decode "
              "every shard with the same one for one fit.")] = None,
+    min_mac: Annotated[int, typer.Option(
+        help="Leave out the sites whose minor allele the cohort's training people carry fewer than this many times "
+             "(2: their singletons): a rare site in a released VCF points at its carriers (README: Before you share).")] = 0,
     threads: Threads = None,
     seed: Seed = 0,
     overwrite: Overwrite = False,
@@ -195,10 +198,17 @@ def decode(
 
     with make_progress(not quiet) as progress:
         s = run(store, output, codec_path=codec, calls=calls, seed=seed, calibrate_on=calibrate_on,
-                overwrite=overwrite, progress=progress)
-    out.print(_table("decode", [("output", s.output), ("people", f"{s.people:,}"),
-                                    ("variants", f"{s.variants:,}"), ("calls", s.calls),
-                                    ("time", f"{s.seconds:.1f} s")]))
+                min_mac=min_mac, overwrite=overwrite, progress=progress)
+    variants = f"{s.variants:,}"
+    if min_mac:
+        variants += (f" ({s.dropped_rare:,} left out: minor allele seen fewer than {min_mac} times among the "
+                     f"{s.codec_people:,} training people)")
+    rows = [("output", s.output), ("people", f"{s.people:,}"), ("variants", variants), ("calls", s.calls)]
+    if s.singleton_sites:
+        rows.append(("rare sites", f"{s.singleton_sites:,} written sites have a minor allele seen at most once among the "
+                                   f"{s.codec_people:,} training people: their presence points at who carries them "
+                                   "(README: Before you share; --min-mac 2 leaves them out)"))
+    out.print(_table("decode", [*rows, ("time", f"{s.seconds:.1f} s")]))
 
 
 @app.command()

@@ -578,6 +578,9 @@ class DecodeSummary:
     variants: int
     seconds: float
     calls: str = "fixed"
+    codec_people: int | None = None  # people the codec's allele counts are over (None: the store cannot say)
+    dropped_rare: int = 0  # sites left out by --min-mac
+    singleton_sites: int | None = None  # written sites whose minor allele at most one of those people carries
 
 
 def decode(
@@ -588,13 +591,17 @@ def decode(
     calls: str = "auto",
     seed: int = 0,
     calibrate_on: str | Path | None = None,
+    min_mac: int = 0,
     overwrite: bool = False,
     progress: Progress | None = None,
 ) -> DecodeSummary:
     """Latents → dosages (through the codec) → calls → a bgzipped VCF. The calls use the codec's
     frequency-matched thresholds, or for drawn people individual allele frequencies fitted on their own
     dosages (`calls`: auto, calibrated or fixed; genomesynth/calibration.py; `seed` picks the people they are
-    fitted on) — or, with `calibrate_on`, on another store's people of the same draw (one fit for every shard)."""
+    fitted on) — or, with `calibrate_on`, on another store's people of the same draw (one fit for every shard).
+    `min_mac` leaves out the sites whose minor allele the people the codec was fitted on carry fewer times
+    (plink's --mac, at release: a rare site in a released VCF points at its carriers)."""
+    checks.whole("min_mac", min_mac, 0)
     progress = progress or quiet()
     started = time.perf_counter()
     output = Path(output)
@@ -613,6 +620,11 @@ def decode(
                 f"({reference.attrs.get('codec_id')}); decode with the real store it was made from"
             )
         codec = load_codec(reference)
+        minor, codec_people = reference.minor_allele_counts(), reference.codec_people()
+        if min_mac > 0 and minor is None:
+            raise GenomesynthError(f"--min-mac: {reference.path} does not say how many people its codec was fitted on "
+                                   "(a store of an older genomesynth); pass --codec REAL.zarr, the real store")
+        written = np.flatnonzero(minor >= min_mac) if minor is not None else np.arange(len(codec.gene))
         calibrated = use_calibrated(calls, dict(store.attrs), store.ploidy)
         if calibrate_on is not None and not calibrated:
             raise GenomesynthError(f"--calibrate-on {calibrate_on}: {store.path}'s calls keep the codec's thresholds "
@@ -646,14 +658,14 @@ def decode(
             position = reference.read("variants/variant_position")
             ids = reference.read("variants/variant_id")
             alleles = reference.read("variants/variant_allele")
-            task = progress.add_task("writing VCF", total=n_variants, status=output.name)
+            task = progress.add_task("writing VCF", total=len(written), status=output.name)
 
             def rows() -> Iterator[tuple[str, int, str, str, str, np.ndarray]]:
-                for v in range(n_variants):
-                    if v % 1024 == 0:
-                        progress.update(task, completed=v)
+                for i, v in enumerate(written):
+                    if i % 1024 == 0:
+                        progress.update(task, completed=i)
                     yield contigs[contig[v]], int(position[v]), ids[v], alleles[v, 0], alleles[v, 1], calls[v]
-                progress.update(task, completed=n_variants)
+                progress.update(task, completed=len(written))
 
             part = tmp / output.name
             header = [f"##source=genomesynth decode of {store.path.name} (role {store.role})",
@@ -661,10 +673,15 @@ def decode(
                                                 f"people's {caller.axes.shape[0]} population axes, seed {seed}{cut_note})"
                                                 if isinstance(caller, DrawnCalls)
                                                 else "fixed (the codec's frequency-matched thresholds)")]
+            if min_mac > 0:
+                header.append(f"##genomesynth_min_mac={min_mac} (left out: {n_variants - len(written)} sites whose minor "
+                              f"allele the codec's {codec_people} people carry fewer times)")
             write_vcf(part, samples, contigs, rows(), store.ploidy, header)
             part.replace(output)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-    return DecodeSummary(str(output), len(samples), n_variants, time.perf_counter() - started,
+    return DecodeSummary(str(output), len(samples), len(written), time.perf_counter() - started,
                          f"calibrated ({caller.axes.shape[0]} population axes{cut_note})"
-                         if isinstance(caller, DrawnCalls) else "fixed")
+                         if isinstance(caller, DrawnCalls) else "fixed",
+                         codec_people=codec_people, dropped_rare=n_variants - len(written),
+                         singleton_sites=None if minor is None else int((minor[written] <= 1).sum()))

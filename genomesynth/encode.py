@@ -30,7 +30,7 @@ from genomesynth.io.labels import read_labels
 from genomesynth.io.prefetch import prefetched_blocks
 from genomesynth.provenance import provenance
 from genomesynth.split import make_split
-from genomesynth.store import REFERENCE_ATTRS, SCHEMA_VERSION, Store, StoreWriter, copy_reference, open_store
+from genomesynth.store import SCHEMA_VERSION, Store, StoreWriter, copy_reference, open_store, reference_attrs
 from genomesynth.ui import quiet
 
 
@@ -137,7 +137,7 @@ def encode(
             summary.seconds = time.perf_counter() - started
             inputs = [cohort_path, Path(codec_path)] + ([config.labels] if config.labels else [])
             writer.set_attrs({
-                **{k: reference.attrs[k] for k in REFERENCE_ATTRS if k in reference.attrs},
+                **reference_attrs(reference),
                 "schema_version": SCHEMA_VERSION,
                 "role": config.role,
                 "label_column": config.label_column,

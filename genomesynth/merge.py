@@ -16,7 +16,7 @@ from rich.progress import Progress
 
 from genomesynth.errors import GenomesynthError
 from genomesynth.provenance import provenance
-from genomesynth.store import REFERENCE_ATTRS, SCHEMA_VERSION, StoreWriter, copy_reference, open_store
+from genomesynth.store import SCHEMA_VERSION, StoreWriter, copy_reference, open_store, reference_attrs
 from genomesynth.ui import quiet
 
 _SAME = ("run", "checkpoint", "step", "sampler", "steps", "guidance", "eta", "clip_x0")
@@ -55,7 +55,7 @@ def merge(parts: list[str | Path], output: str | Path, *, overwrite: bool = Fals
         writer.write("sample_id", np.concatenate(ids).astype(object))
         writer.write("label", np.concatenate(labels).astype(np.int32))
         writer.set_attrs({
-            **{k: head.attrs[k] for k in REFERENCE_ATTRS if k in head.attrs},
+            **reference_attrs(head),
             "schema_version": SCHEMA_VERSION,
             "role": "synthetic",
             "model": model | {"membership": {  # each part audited itself (sample): the merged draw was not

@@ -20,7 +20,7 @@ from genomesynth.diffusion.schedule import Schedule
 from genomesynth.errors import GenomesynthError
 from genomesynth.metrics.privacy import matched_sets, membership_audit
 from genomesynth.provenance import provenance
-from genomesynth.store import REFERENCE_ATTRS, SCHEMA_VERSION, Store, StoreWriter, copy_reference, open_store
+from genomesynth.store import SCHEMA_VERSION, Store, StoreWriter, copy_reference, open_store, reference_attrs
 from genomesynth.train import LatentData, load_checkpoint, model_from_checkpoint, resolve_device, validation_split
 from genomesynth.ui import quiet
 
@@ -196,7 +196,7 @@ def sample(
             mine = labels[first:stop]
             writer.write("label", np.where(mine == len(names), -1, mine).astype(np.int32))
             writer.set_attrs({
-                **{k: real_store.attrs[k] for k in REFERENCE_ATTRS if k in real_store.attrs},
+                **reference_attrs(real_store),
                 "schema_version": SCHEMA_VERSION,
                 "role": "synthetic",
                 "model": {

@@ -363,19 +363,36 @@ class Store:
             "model": self.attrs.get("model"),
         }
 
+    def codec_people(self) -> int | None:
+        """How many people the codec's mean dosages were taken over: a compressed store's training people, or what
+        `sample` and `encode` recorded of the store they copied the codec from (None: an older store that did not)."""
+        if self.attrs.get("codec_people") is not None:
+            return int(self.attrs["codec_people"])
+        if self.role == "real" and "encode_summary" not in self.attrs:
+            return int((self.split() == "train").sum()) or None
+        return None
+
+    def minor_allele_counts(self) -> np.ndarray | None:
+        """Each SNP's minor allele count among the people the codec was fitted on (from its mean dosages), or None
+        where the store cannot say (no codec, or an older store without `codec_people`)."""
+        people = self.codec_people()
+        if people is None or not self.has("variants/variant_mean"):
+            return None
+        mean = self.read("variants/variant_mean").astype(np.float64)
+        return np.rint(np.minimum(mean, self.ploidy - mean) * people).astype(np.int64)
+
     def rare_sites(self) -> dict[str, int] | None:
         """Of a real store's SNPs, how many have a minor allele seen once (`singleton`) or twice (`doubleton`) among
         the training people the codec was fitted on (from the codec's mean dosages): the sites whose presence in a
         released VCF points at the few who carry them (README, "Before you share"). None for a store from `encode`:
         its codec's dosages are the other cohort's, not its own people's."""
-        if "encode_summary" in self.attrs or not self.has("variants/variant_mean"):
+        if "encode_summary" in self.attrs:
             return None
-        n_train = int((self.split() == "train").sum())
-        if n_train == 0:
+        minor = self.minor_allele_counts()
+        if minor is None:
             return None
-        mean = self.read("variants/variant_mean").astype(np.float64)
-        minor = np.rint(np.minimum(mean, self.ploidy - mean) * n_train)
-        return {"singleton": int((minor == 1).sum()), "doubleton": int((minor == 2).sum()), "training_people": n_train}
+        return {"singleton": int((minor == 1).sum()), "doubleton": int((minor == 2).sum()),
+                "training_people": int(self.codec_people() or 0)}
 
     def read_people(self, index: np.ndarray) -> np.ndarray:
         """Latents of the given people, in the given order: (len(index), genes_padded, 8)."""
@@ -716,3 +733,10 @@ _REFERENCE_ARRAYS = (
     *(f"codec/{n}" for n in ("gene_offset", "membership_variant", "membership_primary", "loadings")),
 )
 REFERENCE_ATTRS = ("n_genes", "pad_multiple", "ploidy", "contigs", "label_names", "codec_id")
+
+
+def reference_attrs(source: Store) -> dict[str, Any]:
+    """The attributes a store made from `source`'s codec carries over: REFERENCE_ATTRS, and how many people the
+    codec's mean dosages were taken over (`codec_people`: `decode --min-mac` counts alleles with it)."""
+    return {**{k: source.attrs[k] for k in REFERENCE_ATTRS if k in source.attrs},
+            "codec_people": source.codec_people()}

@@ -7,6 +7,7 @@ import pytest
 
 from genomesynth import LATENT_DIM
 from genomesynth.compress import CompressConfig, compress, decode, load_codec
+from genomesynth.errors import GenomesynthError
 from genomesynth.metrics.genotype import genotype_fidelity
 from genomesynth.store import Store, open_store
 
@@ -114,6 +115,31 @@ def test_info_counts_the_sites_carried_by_one_or_two_training_alleles(tmp_path):
     for name, count in (("singleton", 1), ("doubleton", 2)):  # a missing call may move a site by one
         expected = int((minor == count).sum())
         assert expected > 100 and abs(rare[name] - expected) <= 0.01 * expected, (name, rare[name], expected)
+
+    # decode --min-mac leaves those sites out of a drawn store's VCF, counted over the same training people
+    from typer.testing import CliRunner
+
+    from genomesynth.baselines import reference_generator
+    from genomesynth.cli import app
+
+    reference_generator(tmp_path / "r.zarr", tmp_path / "g.zarr", n=50, seed=0)
+    result = CliRunner().invoke(app, ["decode", str(tmp_path / "g.zarr"), "-o", str(tmp_path / "all.vcf.gz")])
+    assert result.exit_code == 0 and "--min-mac 2 leaves them out" in result.output, result.output
+    summary = decode(tmp_path / "g.zarr", tmp_path / "g.vcf.gz", min_mac=2)
+    written = {f"{r.CHROM}:{r.POS}" for r in cyvcf2.VCF(str(tmp_path / "g.vcf.gz"))}
+    kept_keys = key[kept]
+    assert len(written) == summary.variants and summary.dropped_rare == len(kept_keys) - len(written)
+    assert {k for k, m in zip(kept_keys, minor) if m >= 2} ^ written <= set(kept_keys[np.abs(minor - 2) <= 1])
+    assert abs(len(written) - int((minor >= 2).sum())) <= 0.01 * len(written)
+    with open_store(tmp_path / "g.zarr") as drawn:
+        assert drawn.codec_people() == rare["training_people"]
+    import zarr
+
+    group = zarr.open_group(str(tmp_path / "g.zarr"), mode="r+")
+    group.attrs.put({k: v for k, v in group.attrs.asdict().items() if k != "codec_people"})  # as an older store
+    with pytest.raises(GenomesynthError, match="pass --codec REAL.zarr"):
+        decode(tmp_path / "g.zarr", tmp_path / "h.vcf.gz", min_mac=2)
+    assert decode(tmp_path / "g.zarr", tmp_path / "h.vcf.gz", codec_path=tmp_path / "r.zarr", min_mac=2).variants == summary.variants
 
 
 def test_read_people_returns_the_requested_order(real_store):

@@ -26,7 +26,7 @@ from sklearn.mixture import GaussianMixture
 
 from genomesynth.diffusion.prior import PopulationPrior, PriorConfig, max_axes, shrunk_variance, signal_rank
 from genomesynth.evaluate import EvalConfig, evaluate
-from genomesynth.store import REFERENCE_ATTRS, SCHEMA_VERSION, StoreWriter, copy_reference, open_store
+from genomesynth.store import SCHEMA_VERSION, StoreWriter, copy_reference, open_store, reference_attrs
 
 
 def copies(x: np.ndarray, h: float, rng: np.random.Generator) -> np.ndarray:
@@ -91,7 +91,7 @@ def write(real: Path, out: Path, values: np.ndarray) -> None:
             copy_reference(store, writer)
             writer.write("sample_id", np.array([f"SYN{i + 1:06d}" for i in range(len(values))], dtype=object))
             writer.write("label", np.full(len(values), -1, np.int32))
-            writer.set_attrs({**{k: store.attrs[k] for k in REFERENCE_ATTRS if k in store.attrs},
+            writer.set_attrs({**reference_attrs(store),
                               "schema_version": SCHEMA_VERSION, "role": "synthetic"})
 
 

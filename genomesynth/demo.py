@@ -89,7 +89,7 @@ def run_demo(output: str | Path, config: DemoConfig | None = None, *, overwrite:
     timings["compress"] = time.perf_counter() - t
     progress.advance(stages)
 
-    trained, sampled = {}, {}
+    trained, sampled, decoded = {}, {}, {}
     for backbone in config.backbones:
         run = out / "runs" / backbone
         stage(f"train {backbone}")
@@ -106,8 +106,8 @@ def run_demo(output: str | Path, config: DemoConfig | None = None, *, overwrite:
             device=str(device)), overwrite=True, progress=progress)
         progress.advance(stages)
         stage(f"decode {backbone}")
-        decode(out / "synthetic" / f"{backbone}.zarr", out / "vcf" / f"{backbone}.vcf.gz", overwrite=True,
-               progress=progress)
+        decoded[backbone] = decode(out / "synthetic" / f"{backbone}.zarr", out / "vcf" / f"{backbone}.vcf.gz",
+                                   overwrite=True, progress=progress)
         progress.advance(stages)
     timings["train"] = sum(s.seconds for s in trained.values())
     timings["sample"] = sum(s.seconds for s in sampled.values())
@@ -145,10 +145,21 @@ def run_demo(output: str | Path, config: DemoConfig | None = None, *, overwrite:
 
     summary = {"output": str(out), "machine": _machine(device), "config": {k: str(v) for k, v in asdict(config).items()},
                "compress": asdict(compressed), "train": {b: asdict(s) for b, s in trained.items()},
-               "sample": {b: asdict(s) for b, s in sampled.items()}, "timings": timings}
+               "sample": {b: asdict(s) for b, s in sampled.items()},
+               "decode": {b: asdict(s) for b, s in decoded.items()}, "timings": timings}
     (out / "report.md").write_text(_report(summary, result, config))
     progress.advance(stages)
     return summary
+
+
+def _rare_sites_note(summary: dict[str, Any]) -> str:
+    """What the decoded VCFs' site lists say of the participants (README, "Before you share")."""
+    first = next(iter(summary.get("decode", {}).values()), None)
+    if not first or first.get("singleton_sites") is None:
+        return "its sites are the cohort's"
+    return (f"lists {first['variants']:,} sites, {first['singleton_sites']:,} of them carried at most once among the "
+            f"{first['codec_people']:,} training people, whose presence points at their carriers: before sharing "
+            "such a file read README's \"Before you share\" (`decode --min-mac 2` leaves them out)")
 
 
 def _report(summary: dict[str, Any], result: dict[str, Any], config: DemoConfig) -> str:
@@ -212,7 +223,8 @@ def _report(summary: dict[str, Any], result: dict[str, Any], config: DemoConfig)
         "## Files",
         "",
         "- `real.zarr`: the compressed cohort; `runs/<backbone>/`: checkpoints and metrics.jsonl;",
-        "- `synthetic/<name>.zarr`: synthetic stores; `vcf/<backbone>.vcf.gz`: decoded synthetic VCFs;",
+        "- `synthetic/<name>.zarr`: synthetic stores; `vcf/<backbone>.vcf.gz`: decoded synthetic VCFs — each "
+        + _rare_sites_note(summary) + ";",
         "- `metrics.json`: every number above, in the `genomesynth eval --json` schema.",
         "",
         "## The same run as shell commands",

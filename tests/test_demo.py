@@ -22,6 +22,8 @@ def test_demo_writes_a_complete_report(tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics["synthetic"]) == {"baseline", "transformer", "baseline-mosaic"}
     assert (out / "vcf" / "transformer.vcf.gz").stat().st_size > 0
+    rare = summary["decode"]["baseline"]["singleton_sites"]  # the demo cohort has about 2,000 (README)
+    assert rare > 1000 and f"{rare:,} of them carried at most once among the 540 training people" in report
     assert summary["compress"]["genes"] == 300 and summary["train"]["baseline"]["steps"] == 4
     scale = summary["sample"]["baseline"]["residual_scale"]
     assert 0 <= scale <= 1 and f"| {scale:g} (validated) |" in report  # sample's default, in the training table

@@ -267,6 +267,12 @@ def reference_people(path: str, data: LatentData, config: PriorConfig) -> torch.
         if ref.attrs.get("codec_id") != data.store.attrs.get("codec_id"):
             raise GenomesynthError(f"--prior-reference {path}: its codec ({ref.attrs.get('codec_id')}) is not "
                                    f"{data.store.path}'s ({data.store.attrs.get('codec_id')}); {how}")
+        encoded = ref.attrs.get("encode_summary") or {}
+        absent, variants = int(encoded.get("absent", 0)), int(encoded.get("codec_variants", 0))
+        if variants and absent > 0.5 * variants:
+            raise GenomesynthError(f"--prior-reference {path}: {absent:,} of the codec's {variants:,} variants are absent "
+                                   "from the panel (mean-imputed by encode), so its axes would miss them; use a panel "
+                                   "genotyped or imputed at the cohort's sites")
         if ref.role != "real":
             raise GenomesynthError(f"--prior-reference {path}: role is {ref.role!r}, people drawn from a model of a "
                                    f"cohort; give real people outside the cohort ({how})")

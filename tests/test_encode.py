@@ -106,3 +106,24 @@ def test_the_demo_cohort_round_trips_through_encode(tmp_path):
     s = encode(DEMO / "demo.vcf.gz", real, tmp_path / "again.zarr")
     assert np.abs(latents(tmp_path / "again.zarr") - latents(real)).max() <= 1e-4
     assert s.matched == s.codec_variants and s.multiallelic > 0  # the demo file has multi-allelic records: counted
+
+
+def test_a_panel_encoded_into_the_codec_gives_the_prior_its_axes_unless_it_lacks_most_sites(tmp_path, made):
+    """`train --prior-reference`: a panel of other people at the cohort's sites is taken; one genotyped at under half
+    of them is refused in one line (its axes would come from mean-imputed positions)."""
+    from genomesynth.errors import GenomesynthError
+    from genomesynth.train import TrainConfig, train
+
+    cohort, real = made
+    lines = [line.replace("\tS0", "\tR0") for line in cohort.vcf.read_text().splitlines()]  # other people
+    panel = tmp_path / "panel.vcf"
+    panel.write_text("\n".join(lines) + "\n")
+    encode(panel, real, tmp_path / "panel.zarr", EncodeConfig(role="real"))
+    config = TrainConfig(max_steps=2, epochs=10, batch_size=32, timesteps=20, recon_bins=2,
+                         prior_reference=str(tmp_path / "panel.zarr"))
+    assert train(real, tmp_path / "run", config).steps == 2
+    sparse = [l for i, l in enumerate(lines) if l.startswith("#") or i % 3 == 0]
+    panel.write_text("\n".join(sparse) + "\n")
+    encode(panel, real, tmp_path / "sparse.zarr", EncodeConfig(role="real"))
+    with pytest.raises(GenomesynthError, match="absent from the panel"):
+        train(real, tmp_path / "run2", TrainConfig(max_steps=2, prior_reference=str(tmp_path / "sparse.zarr")))

@@ -82,6 +82,9 @@ class TrainConfig:
         checks.number("memory_budget_gb", self.memory_budget_gb, 0, low_open=True)
         if self.prior_shrinkage is not None:
             checks.number("prior_shrinkage", self.prior_shrinkage, 0)
+        if self.prior_reference is not None and self.prior != "population":
+            raise GenomesynthError(f"--prior-reference gives the population prior its axes; --prior {self.prior} has "
+                                   "none: drop one of the two")
 
 
 RESUMABLE = ("epochs", "max_steps", "device", "lr", "val_every")

@@ -239,6 +239,8 @@ def test_prior_reference_from_the_command_line(toy_store, tmp_path):
     refused = CliRunner().invoke(app, ["train", str(toy_store), "-o", str(tmp_path / "bad"), "--max-steps", "2",
                                        "--prior-reference", str(other), "-q"])
     assert refused.exit_code != 0 and "genomesynth encode" in str(refused.exception) and "another" in str(refused.exception)
+    with pytest.raises(GenomesynthError, match="--prior isotropic has none"):
+        TrainConfig(prior="isotropic", prior_reference=str(good))
     itself = CliRunner().invoke(app, ["train", str(toy_store), "-o", str(tmp_path / "self"), "--max-steps", "2",
                                       "--prior-reference", str(toy_store), "-q"])  # the cohort as its own panel
     assert itself.exit_code != 0 and "400 of its people are in the cohort" in str(itself.exception)

@@ -211,6 +211,14 @@ def decode(
     out.print(_table("decode", [*rows, ("time", f"{s.seconds:.1f} s")]))
 
 
+def _axes_from_text(axes_from: dict[str, Any]) -> str:
+    """train's table row for a prior whose axes came from a reference panel."""
+    text = f"from {Path(axes_from['panel']).name}: {axes_from['people']:,} people"
+    if left := axes_from["left_out"]:
+        text += f"; {len(left)} left out as duplicates of training people (e.g. {left[0]})"
+    return text
+
+
 @app.command()
 @_computes
 def encode(
@@ -398,6 +406,7 @@ def train(
         ("steps / epochs", f"{s.steps:,} / {s.epochs}"),
         ("loss", f"train {s.train_loss:.4f}, val {s.val_loss:.4f} (best {s.best_val_loss:.4f})"),
         ("throughput", f"{s.samples_per_second:,.0f} samples/s"), ("peak memory", f"{s.peak_memory_mb:,.0f} MB"),
+        *([("prior axes", _axes_from_text(s.prior_axes_from))] if s.prior_axes_from else []),
         ("time", f"{s.seconds:.1f} s"),
     ]))
 

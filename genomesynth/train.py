@@ -105,6 +105,7 @@ class TrainSummary:
     seconds: float
     samples_per_second: float
     peak_memory_mb: float
+    prior_axes_from: dict[str, Any] | None = None  # with --prior-reference: the panel, its people used, left out
 
 
 def resolve_device(name: str) -> torch.device:
@@ -246,22 +247,32 @@ def checkpoint_prior(state: dict[str, Any]) -> PopulationPrior:
     return PopulationPrior.isotropic(state["store"]["mask"], len(state["store"]["label_names"]))
 
 
-def fit_prior(config: TrainConfig, data: LatentData, n_classes: int) -> PopulationPrior:
-    """The prior the backbone is a residual over (precondition.py), fitted on the training people."""
+def fit_prior(config: TrainConfig, data: LatentData, n_classes: int) -> tuple[PopulationPrior, dict[str, Any] | None]:
+    """The prior the backbone is a residual over (precondition.py), fitted on the training people; and, with
+    `prior_reference`, where its axes came from: the panel, its people used, and those left out as duplicates of
+    training people (the same person under another id: their genome would shape the axes as a participant's)."""
     if config.prior == "isotropic":
-        return PopulationPrior.isotropic(data.mask, n_classes)
+        return PopulationPrior.isotropic(data.mask, n_classes), None
     if config.prior != "population":
         raise GenomesynthError(f"prior {config.prior!r}: use population or isotropic")
     prior_config = PriorConfig(max_rank=config.prior_rank, max_components=config.prior_components, seed=config.seed,
                                component_shrinkage=config.prior_shrinkage)
     x, y = data.rows(prior_config.max_people, config.seed)
-    reference = None if config.prior_reference is None else reference_people(config.prior_reference, data, prior_config)
-    return PopulationPrior.fit(x, data.mask, y, n_classes, prior_config, reference)
+    if config.prior_reference is None:
+        return PopulationPrior.fit(x, data.mask, y, n_classes, prior_config), None
+    reference, ids = reference_people(config.prior_reference, data, prior_config)
+    twins = duplicates(reference, x, data.mask, config.seed)
+    keep = np.setdiff1d(np.arange(len(reference)), twins)
+    if len(keep) < 2:
+        raise GenomesynthError(f"--prior-reference {config.prior_reference}: {len(keep)} of its people are not duplicates "
+                               "of training people; the panel must be people outside the cohort")
+    axes_from = {"panel": config.prior_reference, "people": len(keep), "left_out": [ids[i] for i in twins]}
+    return PopulationPrior.fit(x, data.mask, y, n_classes, prior_config, reference[torch.as_tensor(keep)]), axes_from
 
 
-def reference_people(path: str, data: LatentData, config: PriorConfig) -> torch.Tensor:
+def reference_people(path: str, data: LatentData, config: PriorConfig) -> tuple[torch.Tensor, list[str]]:
     """Every person of the reference store (a seeded subsample beyond `config.max_people`), standardised
-    with the training people's statistics; the store must share the cohort's codec."""
+    with the training people's statistics, and their sample ids; the store must share the cohort's codec."""
     how = (f"put the reference panel into the cohort's codec with "
            f"`genomesynth encode PANEL.vcf.gz --codec {data.store.path} --role real -o panel.zarr`")
     if not Path(path).exists():
@@ -290,7 +301,25 @@ def reference_people(path: str, data: LatentData, config: PriorConfig) -> torch.
         if len(people) < 2:
             raise GenomesynthError(f"--prior-reference {path}: {len(people)} people; a reference panel needs at least 2")
         raw = torch.from_numpy(ref.read_people(people))
-    return (raw - data.mean) / data.std * data.mask
+        ids = [str(i) for i in np.asarray(ref.sample_id().tolist())[people]]
+    return (raw - data.mean) / data.std * data.mask, ids
+
+
+def duplicates(panel: torch.Tensor, cohort: torch.Tensor, mask: torch.Tensor, seed: int,
+               positions: int = 4096) -> np.ndarray:
+    """Rows of `panel` whose nearest `cohort` person (angular distance, standardised latents, at most `positions`
+    of the real positions drawn with `seed`) is nearer than half the cohort's own median nearest-neighbour
+    distance: the same person under another id. On chr15 a person re-genotyped with 1 % of calls changed sits at
+    0.08–0.12 of the nearest cohort person, the nearest of 800 other 1000 Genomes people at 0.25, the median
+    cohort pair at 0.37 (docs/RESULTS.md, finding 18)."""
+    from genomesynth.metrics.neighbours import nearest_distance
+
+    real = torch.nonzero(mask.reshape(-1)).squeeze(1)
+    if len(real) > positions:
+        real = real[torch.as_tensor(np.sort(np.random.default_rng(seed).choice(len(real), positions, replace=False)))]
+    a, b = (t.reshape(len(t), -1)[:, real].float().numpy() for t in (panel, cohort))
+    typical = float(np.median(nearest_distance(b, b, same=True)))
+    return np.flatnonzero(nearest_distance(a, b) < 0.5 * typical)
 
 
 # -- the loop ------------------------------------------------------------------------------------
@@ -355,7 +384,11 @@ def train(
             "x0_range": data.value_range(),
         }
 
-        prior = (checkpoint_prior(state) if state is not None else fit_prior(config, data, len(names))).to(device)
+        if state is not None:
+            prior, axes_from = checkpoint_prior(state), state.get("prior_axes_from")
+        else:
+            prior, axes_from = fit_prior(config, data, len(names))
+        prior = prior.to(device)
         bcfg = backbone_config(config.backbone, config.preset, config.model)
         model = build(config.backbone, store.n_genes_padded, len(names), bcfg).to(device)
         ema = copy.deepcopy(model).eval().requires_grad_(False)
@@ -398,7 +431,7 @@ def train(
         if dist.main and state is None:
             (run_dir / "config.json").write_text(json.dumps(
                 {"train": asdict(config), "backbone": asdict(bcfg), "parameters": parameter_count(model),
-                 "prior": prior.describe(), **meta},
+                 "prior": {**prior.describe(), "axes_from": axes_from}, **meta},
                 indent=2, default=str))
 
         def checkpoint(name: str) -> None:
@@ -409,7 +442,7 @@ def train(
                 "model": model.state_dict(), "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
                 "step": step, "epoch": epoch, "batch_in_epoch": batch_in_epoch, "best_val": best_val,
                 "running": running, "rng": {"generator": generator.get_state()}, "store": store_ref,
-                "prior": {k: v.cpu() for k, v in prior.state_dict().items()}, **meta,
+                "prior": {k: v.cpu() for k, v in prior.state_dict().items()}, "prior_axes_from": axes_from, **meta,
             })
 
         started, seen = time.perf_counter(), 0
@@ -479,7 +512,7 @@ def train(
     return TrainSummary(
         run=str(run_dir), backbone=config.backbone, parameters=parameter_count(model), device=str(device),
         steps=step, epochs=epoch, train_loss=train_loss, val_loss=val_loss, best_val_loss=best_val,
-        seconds=seconds, samples_per_second=seen / max(seconds, 1e-9), peak_memory_mb=peak,
+        seconds=seconds, samples_per_second=seen / max(seconds, 1e-9), peak_memory_mb=peak, prior_axes_from=axes_from,
     )
 
 

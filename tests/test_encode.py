@@ -108,22 +108,30 @@ def test_the_demo_cohort_round_trips_through_encode(tmp_path):
     assert s.matched == s.codec_variants and s.multiallelic > 0  # the demo file has multi-allelic records: counted
 
 
-def test_a_panel_encoded_into_the_codec_gives_the_prior_its_axes_unless_it_lacks_most_sites(tmp_path, made):
+def test_a_panel_in_the_codec_gives_the_prior_its_axes_without_the_participants_in_it(tmp_path, made):
     """`train --prior-reference`: a panel of other people at the cohort's sites is taken; one genotyped at under half
-    of them is refused in one line (its axes would come from mean-imputed positions)."""
+    of them is refused in one line; participants in it under other ids are found by their genotypes and left out."""
     from genomesynth.errors import GenomesynthError
-    from genomesynth.train import TrainConfig, train
+    from genomesynth.train import TrainConfig, train, validation_split
 
     cohort, real = made
-    lines = [line.replace("\tS0", "\tR0") for line in cohort.vcf.read_text().splitlines()]  # other people
-    panel = tmp_path / "panel.vcf"
-    panel.write_text("\n".join(lines) + "\n")
-    encode(panel, real, tmp_path / "panel.zarr", EncodeConfig(role="real"))
-    config = TrainConfig(max_steps=2, epochs=10, batch_size=32, timesteps=20, recon_bins=2,
-                         prior_reference=str(tmp_path / "panel.zarr"))
-    assert train(real, tmp_path / "run", config).steps == 2
-    sparse = [l for i, l in enumerate(lines) if l.startswith("#") or i % 3 == 0]
-    panel.write_text("\n".join(sparse) + "\n")
-    encode(panel, real, tmp_path / "sparse.zarr", EncodeConfig(role="real"))
+    def as_panel(vcf, keep=lambda i: True):  # the same people under other ids, optionally at fewer sites
+        lines = [l.replace("\tS0", "\tR0") for i, l in enumerate(vcf.read_text().splitlines()) if l.startswith("#") or keep(i)]
+        out = tmp_path / f"panel{len(list(tmp_path.glob('panel*.vcf')))}.vcf"
+        out.write_text("\n".join(lines) + "\n")
+        return out
+    (tmp_path / "others").mkdir()
+    others = make_cohort(tmp_path / "others", n_people=60, seed=5).vcf  # the same sites, other people
+    config = dict(max_steps=2, epochs=10, batch_size=32, timesteps=20, recon_bins=2)
+    for name, vcf in (("panel", as_panel(others)), ("sparse", as_panel(others, lambda i: i % 3 == 0)),
+                      ("twins", as_panel(cohort.vcf))):
+        encode(vcf, real, tmp_path / f"{name}.zarr", EncodeConfig(role="real"))
+    assert train(real, tmp_path / "run", TrainConfig(**config, prior_reference=str(tmp_path / "panel.zarr"))).steps == 2
     with pytest.raises(GenomesynthError, match="absent from the panel"):
-        train(real, tmp_path / "run2", TrainConfig(max_steps=2, prior_reference=str(tmp_path / "sparse.zarr")))
+        train(real, tmp_path / "run2", TrainConfig(**config, prior_reference=str(tmp_path / "sparse.zarr")))
+    # the cohort itself under other ids: the people the prior is fitted on are left out of the panel, no one else
+    summary = train(real, tmp_path / "run3", TrainConfig(**config, prior_reference=str(tmp_path / "twins.zarr")))
+    with open_store(real) as store:
+        _, fit = validation_split(np.flatnonzero(store.split() == "train"), 0.1, 0)
+        fitted = {str(i).replace("S0", "R0") for i in np.asarray(store.sample_id().tolist())[fit]}
+    assert set(summary.prior_axes_from["left_out"]) == fitted and summary.prior_axes_from["people"] == 80 - len(fitted)

@@ -10,7 +10,9 @@ trains `baseline` twice on the cohort — the default prior (its own axes) and `
 panel` — draws as many people as the training split from each at the validated residual scale, at
 0.5 and at 0 (the prior alone), and evaluates all six with `eval --metrics
 dispersion,aa,privacy,genotype`. Prints one markdown row per store, with `sample`'s own membership
-audit (the run's training people against its validation people, standardised) beside `eval`'s.
+audit (the run's training people against its validation people, standardised) beside `eval`'s, and
+the panel people `train` left out as duplicates of training people (1000 Genomes holds a few pairs
+of near-identical genomes under two ids).
 Every step is the command line a user runs; 2-core CPU: about 4 minutes.
 """
 
@@ -60,6 +62,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1000)
     args = parser.parse_args()
     out = args.out
+    if (out / "own").exists() or (out / "panel").exists():
+        raise SystemExit(f"{out}: holds an earlier run; give another folder")
     (out / "synthetic").mkdir(parents=True, exist_ok=True)
     split_vcf(args.data / "genotypes.vcf.gz", args.data / "labels.tsv", out, args.split_seed, args.panel_size,
               args.drop_panel)
@@ -91,6 +95,9 @@ def main() -> None:
     names = [arg for label, _ in stores for arg in ("--name", label)]
     run("eval", *[str(t) for _, t in stores], *names, "--real", str(cohort), "--metrics", "dispersion,aa,privacy,genotype",
         "--json", str(out / "metrics.json"), "--overwrite", "-q")
+    axes_from = json.loads((out / "panel" / "config.json").read_text())["prior"]["axes_from"]
+    print(f"panel axes from {axes_from['people']} people; left out as duplicates of training people: "
+          f"{', '.join(axes_from['left_out']) or 'none'}")
     metrics = json.loads((out / "metrics.json").read_text())
     real = metrics["real"]["dispersion"]
     print(f"\nreal held-out: per position {real['per_position']:.2f}, PC1/2/3 {real['pc1']:.2f}/{real['pc2']:.2f}/"

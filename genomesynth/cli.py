@@ -465,7 +465,8 @@ def _membership_text(audit: dict | None) -> str:
     from genomesynth.metrics.privacy import FLAGGED_AUC
 
     if max(audit["raw"], audit["standardised"]) > FLAGGED_AUC:
-        text += " — high: the draw sits nearer the people it was fitted to; a smaller --residual-scale leaks less"
+        text += (" — high: the draw sits nearer the people it was fitted to; a smaller --residual-scale leaks less, "
+                 "as do a reference panel's axes (train --prior-reference; README: Before you share)")
     return text
 
 

@@ -261,7 +261,7 @@ def fit_prior(config: TrainConfig, data: LatentData, n_classes: int) -> tuple[Po
     if config.prior_reference is None:
         return PopulationPrior.fit(x, data.mask, y, n_classes, prior_config), None
     reference, ids = reference_people(config.prior_reference, data, prior_config)
-    twins = duplicates(reference, x, data.mask, config.seed)
+    twins = panel_duplicates(reference, x, data.mask, config.seed)
     keep = np.setdiff1d(np.arange(len(reference)), twins)
     if len(keep) < 2:
         raise GenomesynthError(f"--prior-reference {config.prior_reference}: {len(keep)} of its people are not duplicates "
@@ -305,7 +305,7 @@ def reference_people(path: str, data: LatentData, config: PriorConfig) -> tuple[
     return (raw - data.mean) / data.std * data.mask, ids
 
 
-def duplicates(panel: torch.Tensor, cohort: torch.Tensor, mask: torch.Tensor, seed: int,
+def panel_duplicates(panel: torch.Tensor, cohort: torch.Tensor, mask: torch.Tensor, seed: int,
                positions: int = 4096) -> np.ndarray:
     """Rows of `panel` whose nearest `cohort` person (angular distance, standardised latents, at most `positions`
     of the real positions drawn with `seed`) is nearer than half the cohort's own median nearest-neighbour

@@ -216,6 +216,10 @@ def _axes_from_text(axes_from: dict[str, Any]) -> str:
     text = f"from {Path(axes_from['panel']).name}: {axes_from['people']:,} people"
     if left := axes_from["left_out"]:
         text += f"; {len(left)} left out as duplicates of training people (e.g. {left[0]})"
+    if (coverage := axes_from.get("coverage")) is not None:
+        text += f"; its population axes hold {coverage:.2f} of the variance the cohort's own do"
+        if coverage < 0.85:
+            text += " — low: a population of the cohort may be missing from the panel (docs/RESULTS.md, finding 18)"
     return text
 
 

@@ -229,6 +229,7 @@ def test_prior_reference_from_the_command_line(toy_store, tmp_path):
         assert result.exit_code == 0, result.output
     config = json.loads((runs["panel"] / "config.json").read_text())
     assert config["train"]["prior_reference"] == str(good.resolve())
+    assert config["prior"]["axes_from"]["people"] == 200 and 0 < config["prior"]["axes_from"]["coverage"] <= 1.05
     state = torch.load(runs["panel"] / "last.pt", weights_only=False)
     assert any(Path(i["path"]) == good.resolve() for i in state["provenance"]["inputs"])
     panel_only = torch.zeros(32, 8, dtype=torch.float64)

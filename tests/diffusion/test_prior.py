@@ -187,3 +187,10 @@ def test_reference_axes_come_from_the_reference_panel_not_the_training_people():
     assert along(draws, 0) == pytest.approx(along(flat, 0), rel=0.1)
     assert along(draws, 2) < 0.3 * along(flat, 2)
     assert torch.allclose(draws.var(0), flat.var(0), rtol=0.15)
+
+    # train's coverage reading: a panel with all three directions holds what the cohort's own axes hold;
+    # this one, without the cohort's third, clearly less (its further axes, noise, catch a little of it)
+    from genomesynth.train import panel_coverage
+
+    full = PopulationPrior.fit(cohort, mask, none, 0, config, reference=people(600, [3.0, 2.5, 3.0]).reshape(600, 6, 8))
+    assert panel_coverage(full, cohort, 8, 0) > 0.95 and panel_coverage(ref, cohort, 8, 0) < 0.9

@@ -33,7 +33,7 @@ from genomesynth.metrics.dispersion import dispersion, principal_axes
 from genomesynth.metrics.genotype import GenotypeReference
 from genomesynth.metrics.gwas import Scan, concordance
 from genomesynth.metrics.kinship import KinshipPanel
-from genomesynth.metrics.privacy import FLAGGED_AUC, privacy
+from genomesynth.metrics.privacy import FLAGGED_AUC, near_identical, privacy
 from genomesynth.metrics.runner import FitRunner, People
 from genomesynth.metrics.utility import (
     AUGMENT_FRACTIONS,
@@ -260,6 +260,16 @@ def evaluate(
             ref["dispersion"] = dispersion(train_std, test.standardised(mean, std, mask, test_full)[:, mask], axes)
         if "aa" in metrics:
             ref["aa"] = aa_pair(train.raw, test.raw, n_test)
+        if "privacy" in metrics:  # a held-out person who is a training person under another id is no new person
+            twins = near_identical(((test.raw - mean[mask]) / std[mask]).astype(np.float32),
+                                   ((train.raw - mean[mask]) / std[mask]).astype(np.float32), dev)
+            ref["held_out_twins"] = [str(i) for i in np.asarray(real_store.sample_id().tolist())[test_idx[twins]]]
+            if len(twins):
+                ref.setdefault("notes", []).append(
+                    f"{len(twins)} held-out people (e.g. {ref['held_out_twins'][0]}) are near-identical to a training "
+                    "person — the same person under two ids, or a twin: every attack reads them as members and they "
+                    "are no new people to the real references; remove duplicates before compress (plink2 --king-cutoff "
+                    "0.354)")
         if "nn" in metrics:
             ref["nn_test"] = nn_pair(train.raw, test.raw, n_test)
         codec = load_codec(real_store) if metrics & {"genotype", "kinship", "gwas"} else None

@@ -197,8 +197,9 @@ def rich_tables(result: dict[str, Any]) -> list[Table]:
 
 
 def _per_store(result: dict[str, Any], key: str) -> list[tuple[str, str]]:
-    """(store, line) for every line a synthetic store lists under `key` (flags, notes)."""
-    return [(name, line) for name, s in result["synthetic"].items() for line in s.get(key, [])]
+    """(store, line) for every line the real column or a synthetic store lists under `key` (flags, notes)."""
+    return [("real", line) for line in result["real"].get(key, [])] + [
+        (name, line) for name, s in result["synthetic"].items() for line in s.get(key, [])]
 
 
 def markdown(result: dict[str, Any]) -> str:

@@ -324,20 +324,16 @@ def reference_people(path: str, data: LatentData, config: PriorConfig) -> tuple[
 
 
 def panel_duplicates(panel: torch.Tensor, cohort: torch.Tensor, mask: torch.Tensor, seed: int,
-               positions: int = 4096) -> np.ndarray:
-    """Rows of `panel` whose nearest `cohort` person (angular distance, standardised latents, at most `positions`
-    of the real positions drawn with `seed`) is nearer than half the cohort's own median nearest-neighbour
-    distance: the same person under another id. On chr15 a person re-genotyped with 1 % of calls changed sits at
-    0.08–0.12 of the nearest cohort person, the nearest of 800 other 1000 Genomes people at 0.25, the median
-    cohort pair at 0.37 (docs/RESULTS.md, finding 18)."""
-    from genomesynth.metrics.neighbours import nearest_distance
+                     positions: int = 4096) -> np.ndarray:
+    """Rows of `panel` near-identical to a `cohort` person (privacy.near_identical, on at most `positions` of the
+    real positions, drawn with `seed`): the same person under another id."""
+    from genomesynth.metrics.privacy import near_identical
 
     real = torch.nonzero(mask.reshape(-1)).squeeze(1)
     if len(real) > positions:
         real = real[torch.as_tensor(np.sort(np.random.default_rng(seed).choice(len(real), positions, replace=False)))]
     a, b = (t.reshape(len(t), -1)[:, real].float().numpy() for t in (panel, cohort))
-    typical = float(np.median(nearest_distance(b, b, same=True)))
-    return np.flatnonzero(nearest_distance(a, b) < 0.5 * typical)
+    return near_identical(a, b)
 
 
 # -- the loop ------------------------------------------------------------------------------------

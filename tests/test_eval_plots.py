@@ -47,7 +47,8 @@ def test_eval_json_schema(real_store, stores):
     json.dumps(result)  # JSON-able
     assert set(result) >= {"genomesynth_version", "inputs", "settings", "real", "synthetic"}
     assert set(result["real"]) == {"dispersion", "aa", "nn_test", "tstr", "augment", "genotype", "kinship", "gwas",
-                                   "seconds"}
+                                   "held_out_twins", "seconds"}
+    assert result["real"]["held_out_twins"] == []  # the tiny cohort's people are all distinct
     assert result["real"]["seconds"] > 0 and result["synthetic"]["g"]["seconds"] > 0
     assert set(result["real"]["augment"]) == {"fractions", "classifier", "real_only", "augmented", "gain"}
     assert set(result["real"]["kinship"]) == {"duplicate", "first_degree", "second_degree", "max", "p99", "median"}
@@ -65,6 +66,25 @@ def test_eval_json_schema(real_store, stores):
     assert g["privacy_loss"] == pytest.approx(g["aa"]["test"]["aa"] - g["aa"]["train"]["aa"])
     assert set(g["nn_test"]) == {"train", "test"}
     assert 0 <= g["mia_auc"] <= 1 and 0 <= g["mia_auc_standardised"] <= 1 and 0 <= g["genotype"]["pca_overlap"] <= 1
+
+
+def test_a_held_out_person_who_is_a_training_person_under_another_id_is_named(tmp_path):
+    """The real column lists held-out people near-identical to a training person (privacy.near_identical) and says
+    so in the report's notes: every attack reads them as members."""
+    from genomesynth.report import markdown
+
+    rng = np.random.default_rng(0)
+    mask = np.zeros((32, 8), bool)
+    mask[:20, :5] = True
+    latents = rng.normal(size=(120, 32, 8))
+    latents[110] = latents[7] + 0.01 * rng.normal(size=(32, 8))  # re-genotyped: a held-out copy of P7
+    split = np.array(["train"] * 100 + ["test"] * 20)
+    real = write_latent_store(tmp_path / "real.zarr", latents, np.full(120, -1), mask, split=split)
+    syn = write_latent_store(tmp_path / "syn.zarr", rng.normal(size=(60, 32, 8)), np.full(60, -1), mask,
+                             role="synthetic")
+    result = evaluate([syn], real, EvalConfig(metrics=("privacy",), repeats=1))
+    assert result["real"]["held_out_twins"] == ["P110"]
+    assert "real: 1 held-out people (e.g. P110) are near-identical to a training person" in markdown(result)
 
 
 def test_copies_of_training_people_read_as_copies(real_store, tmp_path):

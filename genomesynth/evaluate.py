@@ -265,11 +265,11 @@ def evaluate(
                                    ((train.raw - mean[mask]) / std[mask]).astype(np.float32), dev)
             ref["held_out_twins"] = [str(i) for i in np.asarray(real_store.sample_id().tolist())[test_idx[twins]]]
             if len(twins):
+                who = "person is" if len(twins) == 1 else "people are"
                 ref.setdefault("notes", []).append(
-                    f"{len(twins)} held-out people (e.g. {ref['held_out_twins'][0]}) are near-identical to a training "
-                    "person — the same person under two ids, or a twin: every attack reads them as members and they "
-                    "are no new people to the real references; remove duplicates before compress (plink2 --king-cutoff "
-                    "0.354)")
+                    f"{len(twins)} held-out {who} near-identical to a training person (e.g. {ref['held_out_twins'][0]}) "
+                    "— the same person under two ids, or a twin: every attack reads them as members and they are no "
+                    "new people to the real references; remove duplicates before compress (plink2 --king-cutoff 0.354)")
         if "nn" in metrics:
             ref["nn_test"] = nn_pair(train.raw, test.raw, n_test)
         codec = load_codec(real_store) if metrics & {"genotype", "kinship", "gwas"} else None

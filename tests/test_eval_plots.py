@@ -84,7 +84,7 @@ def test_a_held_out_person_who_is_a_training_person_under_another_id_is_named(tm
                              role="synthetic")
     result = evaluate([syn], real, EvalConfig(metrics=("privacy",), repeats=1))
     assert result["real"]["held_out_twins"] == ["P110"]
-    assert "real: 1 held-out people (e.g. P110) are near-identical to a training person" in markdown(result)
+    assert "real: 1 held-out person is near-identical to a training person (e.g. P110)" in markdown(result)
 
 
 def test_copies_of_training_people_read_as_copies(real_store, tmp_path):

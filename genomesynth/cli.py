@@ -218,7 +218,9 @@ def _axes_from_text(axes_from: dict[str, Any]) -> str:
         text += f"; {len(left)} left out as duplicates of training people (e.g. {left[0]})"
     if (coverage := axes_from.get("coverage")) is not None:
         text += f"; its population axes hold {coverage:.2f} of the variance the cohort's own do"
-        if coverage < 0.85:
+        from genomesynth.train import LOW_COVERAGE
+
+        if coverage < LOW_COVERAGE:
             text += " — low: a population of the cohort may be missing from the panel (docs/RESULTS.md, finding 18)"
     return text
 

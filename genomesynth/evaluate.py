@@ -96,8 +96,12 @@ class _Set:
 
     def standardised(self, mean: np.ndarray, std: np.ndarray, mask: np.ndarray, full: np.ndarray) -> np.ndarray:
         out = np.zeros((len(full), *mask.shape), dtype=np.float32)
-        out[:, mask] = (self.raw - mean[mask]) / std[mask]
+        out[:, mask] = self.standardised_real(mean, std, mask)
         return out
+
+    def standardised_real(self, mean: np.ndarray, std: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """(people, real positions), standardised with the training people's statistics."""
+        return ((self.raw - mean[mask]) / std[mask]).astype(np.float32)
 
 
 def _load(store: Store | _Parts, people: np.ndarray, mask: np.ndarray) -> tuple[_Set, np.ndarray]:
@@ -261,8 +265,7 @@ def evaluate(
         if "aa" in metrics:
             ref["aa"] = aa_pair(train.raw, test.raw, n_test)
         if "privacy" in metrics:  # a held-out person who is a training person under another id is no new person
-            twins = near_identical(((test.raw - mean[mask]) / std[mask]).astype(np.float32),
-                                   ((train.raw - mean[mask]) / std[mask]).astype(np.float32), dev)
+            twins = near_identical(test.standardised_real(mean, std, mask), train.standardised_real(mean, std, mask), dev)
             ref["held_out_twins"] = [str(i) for i in np.asarray(real_store.sample_id().tolist())[test_idx[twins]]]
             if len(twins):
                 who = "person is" if len(twins) == 1 else "people are"

@@ -101,6 +101,16 @@ def shrunk_variance(ell: np.ndarray, sigma2: float, gamma: float) -> np.ndarray:
     return np.minimum(lam * c2 + sigma2 * (1 - c2), ell)
 
 
+def leading_axes(centred: torch.Tensor, k: int, seed: int) -> tuple[np.ndarray, torch.Tensor]:
+    """The variances (k + 8 at most, float64) and axes (P, ·) of the leading principal axes of `centred` (n, P) by a
+    randomised SVD seeded with `seed` — never the n × P one; the global random generator is left untouched."""
+    n, p = centred.shape
+    with torch.random.fork_rng():  # svd_lowrank draws from the global generator: keep it untouched
+        torch.manual_seed(seed)
+        _, sv, v = torch.svd_lowrank(centred, q=min(k + 8, n - 1, p), niter=6)
+    return (sv.double() ** 2 / max(n - 1, 1)).numpy(), v
+
+
 Axes = tuple[torch.Tensor, np.ndarray, np.ndarray]
 """(basis (P_real, q), the training people's variance along each axis, the variance a new person has along it)."""
 
@@ -111,11 +121,8 @@ def _own_axes(xc: torch.Tensor, data_var: torch.Tensor, config: PriorConfig) -> 
     membership budget allows."""
     n, p = xc.shape
     limit = max_axes(n, p, config)
-    if limit > 0:  # only the leading axes are needed: a randomised SVD, never the n × P one
-        with torch.random.fork_rng():  # svd_lowrank draws from the global generator: keep it untouched
-            torch.manual_seed(config.seed)
-            _, sv, v = torch.svd_lowrank(xc, q=min(limit + 8, n - 1, p), niter=6)
-        ell = (sv.double() ** 2 / max(n - 1, 1)).numpy()
+    if limit > 0:
+        ell, v = leading_axes(xc, limit, config.seed)
     else:
         ell, v = np.zeros(0), torch.zeros(p, 0)
     q, sigma2 = signal_rank(ell, float(data_var.sum()), n, p, limit)
@@ -132,10 +139,7 @@ def _reference_axes(xc: torch.Tensor, reference: torch.Tensor, config: PriorConf
     limit = max(0, min(config.max_rank, m // config.people_per_axis, m - 2))
     if limit == 0:
         return torch.zeros(p, 0, dtype=torch.float64), np.zeros(0), np.zeros(0)
-    with torch.random.fork_rng():
-        torch.manual_seed(config.seed)
-        _, sv, v = torch.svd_lowrank(rc, q=min(limit + 8, m - 1, p), niter=6)
-    ref_ell = (sv.double() ** 2 / max(m - 1, 1)).numpy()
+    ref_ell, v = leading_axes(rc, limit, config.seed)
     q, _ = signal_rank(ref_ell, float(rc.pow(2).sum()) / max(m - 1, 1), m, p, limit)
     basis = v[:, :q].double()
     ell = ((xc.double() @ basis) ** 2).sum(0).numpy() / max(len(xc) - 1, 1)

@@ -3,7 +3,7 @@
     python benchmarks/bench_eval.py [--shared ../shared/data] [--stores 2] [--device cpu]
 
 Compresses 1000 Genomes chr15 (2,504 people × 10,000 SNPs, `--block-size 50`, super-population
-labels: 2,254 training people, 200 genes) and draws `--stores` reference stores as large as the
+labels: 2,255 training people, 200 genes) and draws `--stores` reference stores as large as the
 training split (per-label Gaussian, gene mosaic). Then a full default `eval` (every metric, the
 three classifiers, 3 repeats) three times:
 

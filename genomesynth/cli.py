@@ -169,9 +169,21 @@ def compress(
         ("variance kept", f"{s.mean_variance_kept:.4f} mean, {s.min_variance_kept:.4f} min"),
         ("genotype concordance", f"{s.concordance_train:.4f} train, {s.concordance_test:.4f} held-out "
                                  "(decode round trip)"),
+        ("near-identical people", _near_identical_text(s.near_identical, s.moved_to_training)),
         ("time", f"{s.seconds:.1f} s"),
     ]
     out.print(_table("compress", rows))
+
+
+def _near_identical_text(pairs: list[list[str]], moved: list[str]) -> str:
+    if not pairs:
+        return "none"
+    shown = ", ".join(f"{a}~{b}" for a, b in pairs[:5]) + (", …" if len(pairs) > 5 else "")
+    text = f"{len(pairs)} pair{'s' * (len(pairs) > 1)} ({shown}): one person under two ids, or twins"
+    if moved:
+        who = "person" if len(moved) == 1 else "people"
+        text += f"; {len(moved)} held-out {who} moved to training ({', '.join(moved[:5])}{', …' * (len(moved) > 5)})"
+    return text + "; keep one of each before compress if they are duplicates (plink2 --king-cutoff 0.354)"
 
 
 @app.command()
@@ -256,6 +268,8 @@ def encode(
         ("missing calls", f"{s.missing_calls_imputed:,} mean-imputed"),
         ("labels", ("unknown to the codec: " + ", ".join(s.unknown_labels)) if s.unknown_labels else
                    ("none" if labels is None else "all known")),
+        *([("near-identical people", _near_identical_text(s.near_identical, s.moved_to_training))]
+          if role == "real" else []),
         ("time", f"{s.seconds:.1f} s"),
     ]))
 

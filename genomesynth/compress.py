@@ -29,7 +29,7 @@ from genomesynth.io.labels import read_labels
 from genomesynth.io.prefetch import prefetched_blocks
 from genomesynth.io.vcf import write_vcf
 from genomesynth.provenance import provenance
-from genomesynth.split import make_split
+from genomesynth.split import compared_positions, duplicate_pairs, keep_duplicates_together, make_split
 from genomesynth.store import SCHEMA_VERSION, Store, StoreWriter, open_store
 from genomesynth.ui import quiet
 
@@ -83,6 +83,10 @@ class CompressSummary:
     label_names: list[str] = field(default_factory=list)
     unknown_label_ids: int = 0
     unlabelled_people: int = 0
+    near_identical: list[list[str]] = field(default_factory=list)
+    """Pairs of sample ids near-identical in the latents: one person under two ids, or identical twins."""
+    moved_to_training: list[str] = field(default_factory=list)
+    """Held-out people moved to training because they are near-identical to a training person."""
     seconds: float = 0.0
 
 
@@ -303,6 +307,11 @@ def compress(
         if not fitted.genes:
             where = "inside the genes of " + str(config.genes) if genes else "that pass the filters"
             raise GenomesynthError(f"{cohort_path}: no SNPs {where}; check contig names and filters")
+        pairs = _near_identical(fitted, train, config.seed)
+        split, moved = keep_duplicates_together(split, pairs)
+        summary.near_identical = [[samples[i], samples[j]] for i, j in pairs]
+        summary.moved_to_training = [samples[i] for i in moved]
+        summary.train, summary.test = int((split == "train").sum()), int((split != "train").sum())
         inputs = [cohort_path] + [p for p in (config.genes, config.labels) if p]
         attrs = {
             "schema_version": SCHEMA_VERSION,
@@ -437,6 +446,20 @@ def _fit_stream(
     fitted.variant_thresholds = np.array([thresholds[int(v)] for v in kept_in_gene], dtype=np.float32).reshape(-1, 2)
     summary.variants_kept = len(kept_in_gene)
     return fitted
+
+
+def _near_identical(fitted: _Fitted, train: np.ndarray, seed: int) -> list[tuple[int, int]]:
+    """Near-identical pairs of people (split.duplicate_pairs), their compared positions read from the spilled scores."""
+    first = np.cumsum([0] + [count for _, count in fitted.score_files])  # fitted gene index of each file's first
+    real = [(f, g, c) for f, (_, count) in enumerate(fitted.score_files) for g in range(count)
+            for c in range(fitted.n_components[first[f] + g])]
+    real = [real[i] for i in compared_positions(len(real), seed)]
+    columns = []
+    for f, (path, _) in enumerate(fitted.score_files):
+        genes, components = [g for ff, g, _ in real if ff == f], [c for ff, _, c in real if ff == f]
+        if genes:
+            columns.append(np.load(path, mmap_mode="r")[:, genes, components])
+    return duplicate_pairs(np.concatenate(columns, axis=1), train)
 
 
 def _size_batches(genes: list[_DoneGene], n_people: int) -> Iterator[list[_DoneGene]]:

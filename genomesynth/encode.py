@@ -29,7 +29,7 @@ from genomesynth.io.genes import normalise_contig
 from genomesynth.io.labels import read_labels
 from genomesynth.io.prefetch import prefetched_blocks
 from genomesynth.provenance import provenance
-from genomesynth.split import make_split
+from genomesynth.split import compared_positions, duplicate_pairs, keep_duplicates_together, make_split
 from genomesynth.store import SCHEMA_VERSION, Store, StoreWriter, copy_reference, open_store, reference_attrs
 from genomesynth.ui import quiet
 
@@ -62,6 +62,8 @@ class EncodeSummary:
     duplicates: int = 0  # cohort records at a codec variant already seen (not used)
     missing_calls_imputed: int = 0
     unknown_labels: list[str] = field(default_factory=list)
+    near_identical: list[list[str]] = field(default_factory=list)  # --role real: as compress finds them
+    moved_to_training: list[str] = field(default_factory=list)  # --role real: held-out duplicates of training people
     seconds: float = 0.0
 
 
@@ -124,6 +126,12 @@ def encode(
         latents = _project(cohort, index, reference.n_genes_padded, reference.ploidy, summary, progress)
         latents *= reference.mask()[None]
         split = make_split(codes, config.test_fraction, config.seed) if config.role == "real" else None
+        if split is not None:  # the same person on both sides of the split reads as a member (split.py)
+            real = latents[:, reference.mask()]
+            pairs = duplicate_pairs(real[:, compared_positions(real.shape[1], config.seed)], split == "train")
+            split, moved = keep_duplicates_together(split, pairs)
+            summary.near_identical = [[samples[i], samples[j]] for i, j in pairs]
+            summary.moved_to_training = [samples[i] for i in moved]
         with writer:
             out = writer.create_latents(len(samples), reference.n_genes_padded)
             rows = max(1, out.chunks[0] * 8)

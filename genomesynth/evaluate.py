@@ -33,7 +33,8 @@ from genomesynth.metrics.dispersion import dispersion, principal_axes
 from genomesynth.metrics.genotype import GenotypeReference
 from genomesynth.metrics.gwas import Scan, concordance
 from genomesynth.metrics.kinship import KinshipPanel
-from genomesynth.metrics.privacy import FLAGGED_AUC, near_identical, privacy
+from genomesynth.metrics.neighbours import near_identical
+from genomesynth.metrics.privacy import FLAGGED_AUC, privacy
 from genomesynth.metrics.runner import FitRunner, People
 from genomesynth.metrics.utility import (
     AUGMENT_FRACTIONS,

@@ -325,15 +325,14 @@ def reference_people(path: str, data: LatentData, config: PriorConfig) -> tuple[
     return (raw - data.mean) / data.std * data.mask, ids
 
 
-def panel_duplicates(panel: torch.Tensor, cohort: torch.Tensor, mask: torch.Tensor, seed: int,
-                     positions: int = 4096) -> np.ndarray:
-    """Rows of `panel` near-identical to a `cohort` person (privacy.near_identical, on at most `positions` of the
-    real positions, drawn with `seed`): the same person under another id."""
-    from genomesynth.metrics.privacy import near_identical
+def panel_duplicates(panel: torch.Tensor, cohort: torch.Tensor, mask: torch.Tensor, seed: int) -> np.ndarray:
+    """Rows of `panel` near-identical to a `cohort` person (neighbours.near_identical, on the real positions
+    split.compared_positions draws with `seed`): the same person under another id."""
+    from genomesynth.metrics.neighbours import near_identical
+    from genomesynth.split import compared_positions
 
     real = torch.nonzero(mask.reshape(-1)).squeeze(1)
-    if len(real) > positions:
-        real = real[torch.as_tensor(np.sort(np.random.default_rng(seed).choice(len(real), positions, replace=False)))]
+    real = real[torch.as_tensor(compared_positions(len(real), seed))]
     a, b = (t.reshape(len(t), -1)[:, real].float().numpy() for t in (panel, cohort))
     return near_identical(a, b)
 

@@ -297,3 +297,34 @@ def test_demo_cohort_round_trip_concordance(tmp_path):
         (summary.concordance_train * 540 + summary.concordance_test * 60) / 600, abs=0.002
     )
     assert Store.open(tmp_path / "d.zarr").n_genes == 300
+
+
+def test_a_held_out_duplicate_of_a_training_person_moves_to_training(tmp_path):
+    """The same person under two ids on both sides of the split: compress finds them in the latents, lists the
+    pair and moves the held-out one to training (the codec saw neither); the cohort without the copy has none."""
+    from conftest import simulate_genotypes, write_vcf_text
+    from genomesynth.split import make_split
+
+    sizes = [12, 16, 10, 14, 12, 16]
+    genotypes, label = simulate_genotypes(120, sizes, founders=6, seed=3)
+    positions = [1000 + 100 * i for i in range(sum(sizes))]
+    samples = [f"S{i:03d}" for i in range(120)]
+    held = int(np.flatnonzero(make_split(np.full(120, -1), 0.2, 0) == "test")[0])
+    trained = int(np.flatnonzero(make_split(np.full(120, -1), 0.2, 0) == "train")[0])
+    config = CompressConfig(block_size=10, test_fraction=0.2, seed=0)
+
+    write_vcf_text(tmp_path / "plain.vcf", samples, ["chr1"] * len(positions), positions, genotypes)
+    plain = compress(tmp_path / "plain.vcf", tmp_path / "plain.zarr", config)
+    assert plain.near_identical == [] and plain.moved_to_training == [] and plain.test == 24
+
+    copy = genotypes.copy()
+    copy[:, held] = genotypes[:, trained]
+    changed = np.random.default_rng(0).choice(len(copy), 2, replace=False)
+    copy[changed, held] = (copy[changed, held] + 1) % 3  # re-genotyped: 2 of 80 calls differ
+    write_vcf_text(tmp_path / "dup.vcf", samples, ["chr1"] * len(positions), positions, copy)
+    dup = compress(tmp_path / "dup.vcf", tmp_path / "dup.zarr", config)
+    assert dup.near_identical == [sorted([samples[held], samples[trained]])]
+    assert dup.moved_to_training == [samples[held]] and (dup.train, dup.test) == (97, 23)
+    with open_store(tmp_path / "dup.zarr") as store:
+        assert store.split()[held] == "train"
+        assert store.attrs["compress_summary"]["moved_to_training"] == [samples[held]]

@@ -135,3 +135,23 @@ def test_a_panel_in_the_codec_gives_the_prior_its_axes_without_the_participants_
         _, fit = validation_split(np.flatnonzero(store.split() == "train"), 0.1, 0)
         fitted = {str(i).replace("S0", "R0") for i in np.asarray(store.sample_id().tolist())[fit]}
     assert set(summary.prior_axes_from["left_out"]) == fitted and summary.prior_axes_from["people"] == 80 - len(fitted)
+
+
+def test_a_replication_cohort_keeps_a_duplicate_on_the_training_side(tmp_path, made):
+    """--role real splits as compress does, near-identical people on one side: a held-out copy of a training person
+    moves to training and is named."""
+    from conftest import write_vcf_text
+
+    cohort, real = made
+    with open_store(real) as store:
+        split = np.asarray(store.split().tolist())
+    held, trained = int(np.flatnonzero(split == "test")[0]), int(np.flatnonzero(split == "train")[0])
+    genotypes = cohort.genotypes.copy()
+    genotypes[:, held] = np.where(genotypes[:, trained] < 0, 0, genotypes[:, trained])
+    write_vcf_text(tmp_path / "dup.vcf", cohort.samples, cohort.contigs, cohort.positions, genotypes)
+    s = encode(tmp_path / "dup.vcf", real, tmp_path / "dup.zarr", EncodeConfig(labels=cohort.labels, role="real", seed=3))
+    assert sorted([cohort.samples[held], cohort.samples[trained]]) in s.near_identical
+    assert s.moved_to_training == [cohort.samples[held]]
+    with open_store(tmp_path / "dup.zarr") as store:
+        after = np.asarray(store.split().tolist())
+    assert after[held] == "train" and (after == "test").sum() == (split == "test").sum() - 1

@@ -69,7 +69,7 @@ def test_eval_json_schema(real_store, stores):
 
 
 def test_a_held_out_person_who_is_a_training_person_under_another_id_is_named(tmp_path):
-    """The real column lists held-out people near-identical to a training person (privacy.near_identical) and says
+    """The real column lists held-out people near-identical to a training person (neighbours.near_identical) and says
     so in the report's notes: every attack reads them as members."""
     from genomesynth.report import markdown
 

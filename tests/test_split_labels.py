@@ -84,3 +84,25 @@ def test_gene_file_in_the_wrong_format(tmp_path):
     other.write_text("chr1\t100\t200\n")
     with pytest.raises(GenomesynthError, match="unknown gene file type"):
         read_genes(other)
+
+
+def test_duplicates_across_the_split_join_the_training_side():
+    from genomesynth.split import keep_duplicates_together
+
+    split = np.array(["train", "test", "test", "test", "train", "test", "test"])
+    pairs = [(0, 1), (1, 2), (3, 4), (5, 6)]  # 0~1~2: a chain of one person; 5~6: both held out
+    moved, which = keep_duplicates_together(split, pairs)
+    assert moved.tolist() == ["train", "train", "train", "train", "train", "test", "test"]
+    assert which == [1, 2, 3] and split[1] == "test"  # the input is left as it was
+
+
+def test_near_identical_pairs_find_a_copy_and_nothing_else():
+    from genomesynth.metrics.neighbours import near_identical_pairs
+
+    rng = np.random.default_rng(0)
+    people = rng.normal(size=(200, 64))
+    people[150] = people[20] + 0.05 * rng.normal(size=64)
+    train = np.arange(200) < 120
+    assert near_identical_pairs(people, train) == [(20, 150)]
+    people[150] = rng.normal(size=64)
+    assert near_identical_pairs(people, train) == []

@@ -35,16 +35,6 @@ FLAGGED_AUC = 0.6
 """A membership AUC above this is flagged (eval) and called high (sample's audit)."""
 
 
-def near_identical(query: np.ndarray, reference: np.ndarray, device: str = "cpu") -> np.ndarray:
-    """Rows of `query` (standardised latents) nearer a `reference` person than half the reference people's own
-    median nearest-neighbour distance: the same person under another id (or an identical twin). On 1000 Genomes
-    chr15 the three pairs it finds among 2,504 people have KING kinship 0.39–0.50; a person re-genotyped with 1 %
-    of calls changed sits at a third of the median, the nearest other person at two thirds (docs/RESULTS.md,
-    finding 18)."""
-    typical = float(np.median(nearest_distance(reference, reference, same=True, device=device)))
-    return np.flatnonzero(nearest_distance(query, reference, device=device) < 0.5 * typical)
-
-
 def privacy(synthetic: np.ndarray, train: np.ndarray, test: np.ndarray, seed: int = 0,
             device: str = "cpu", train_labels: np.ndarray | None = None,
             test_labels: np.ndarray | None = None,

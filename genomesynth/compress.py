@@ -319,6 +319,7 @@ def compress(
             "ploidy": cohort.ploidy,
             "label_names": names,
             "label_column": labels.column if labels else None,
+            "codec_people": int(train.sum()),  # the codec's fit: before a held-out duplicate moved to training
             "provenance": provenance("compress", inputs, config.seed, _jsonable(asdict(config))),
         }
         with writer:

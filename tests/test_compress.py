@@ -328,3 +328,4 @@ def test_a_held_out_duplicate_of_a_training_person_moves_to_training(tmp_path):
     with open_store(tmp_path / "dup.zarr") as store:
         assert store.split()[held] == "train"
         assert store.attrs["compress_summary"]["moved_to_training"] == [samples[held]]
+        assert store.codec_people() == 96  # the codec's allele counts are over the people it was fitted on

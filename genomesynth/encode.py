@@ -127,8 +127,9 @@ def encode(
         latents *= reference.mask()[None]
         split = make_split(codes, config.test_fraction, config.seed) if config.role == "real" else None
         if split is not None:  # the same person on both sides of the split reads as a member (split.py)
-            real = latents[:, reference.mask()]
-            pairs = duplicate_pairs(real[:, compared_positions(real.shape[1], config.seed)], split == "train")
+            real = np.flatnonzero(reference.mask().reshape(-1))
+            compared = real[compared_positions(len(real), config.seed)]
+            pairs = duplicate_pairs(latents.reshape(len(samples), -1)[:, compared], split == "train")
             split, moved = keep_duplicates_together(split, pairs)
             summary.near_identical = [[samples[i], samples[j]] for i, j in pairs]
             summary.moved_to_training = [samples[i] for i in moved]

@@ -29,7 +29,7 @@ from genomesynth.calibration import calibrate, cohort_inbreeding, stored_call_ga
 from genomesynth.compress import load_codec
 from genomesynth.errors import GenomesynthError
 from genomesynth.metrics.adversarial import adversarial_accuracy, equal_subsamples, nn_test
-from genomesynth.metrics.dispersion import dispersion, principal_axes
+from genomesynth.metrics.dispersion import dispersion, label_weights, principal_axes
 from genomesynth.metrics.genotype import GenotypeReference
 from genomesynth.metrics.gwas import Scan, concordance
 from genomesynth.metrics.kinship import KinshipPanel
@@ -262,7 +262,8 @@ def evaluate(
         if "dispersion" in metrics:
             train_std = train.standardised(mean, std, mask, train_full)[:, mask]
             axes = principal_axes(train_std)
-            ref["dispersion"] = dispersion(train_std, test.standardised(mean, std, mask, test_full)[:, mask], axes)
+            ref["dispersion"] = dispersion(train_std, test.standardised(mean, std, mask, test_full)[:, mask], axes,
+                                           label_weights(train.labels, test.labels))
         if "aa" in metrics:
             ref["aa"] = aa_pair(train.raw, test.raw, n_test)
         if "privacy" in metrics:  # a held-out person who is a training person under another id is no new person
@@ -329,7 +330,8 @@ def evaluate(
             if syn_tstr is None and "tstr" in metrics and real_people is not None:  # e.g. another generator's VCF encoded without --labels
                 out.setdefault("notes", []).append("TSTR skipped: the store has fewer than 2 labels among its people")
             if axes is not None:
-                out["dispersion"] = dispersion(train_std, syn.standardised(mean, std, mask, syn_full)[:, mask], axes)
+                out["dispersion"] = dispersion(train_std, syn.standardised(mean, std, mask, syn_full)[:, mask], axes,
+                                               label_weights(train.labels, syn.labels))
             if "aa" in metrics:
                 out["aa"] = {"train": aa_pair(train.raw, syn.raw, n), "test": aa_pair(test.raw, syn.raw, n),
                              # copy-sensitive (Yale et al.): against the whole training set, not a held-out-sized part

@@ -59,7 +59,8 @@ def sections(result: dict[str, Any]) -> tuple[list[str], list[Section]]:
                    lookup(real, *real_path, "sd") if sd and real_path else None)
 
     if lookup(real, "dispersion") is not None or (syn and lookup(syn[0], "dispersion")):
-        out.append(Section("Dispersion: variance relative to the real training people (real = held-out)",
+        mix = " at each set's label mix" if lookup(real, "dispersion", "matched_mix") else ""
+        out.append(Section(f"Dispersion: variance relative to the real training people{mix} (real = held-out)",
                            "as real; 0 = collapsed to the mean, ≫ 1 = too spread", [
             row("per position (median)", ("dispersion", "per_position"), ("dispersion", "per_position"), "real"),
             row("along real PC1", ("dispersion", "pc1"), ("dispersion", "pc1"), "real"),

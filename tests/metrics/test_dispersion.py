@@ -42,3 +42,33 @@ def test_a_shuffled_genes_mosaic_keeps_positions_but_loses_structure():
 def test_new_people_of_the_same_populations_read_near_one():
     d = dispersion(_structured(seed=0), _structured(n=300, seed=2))
     assert 0.9 < d["per_position"] < 1.1 and 0.8 < d["pc1"] < 1.25
+
+
+def _mixed(share: float, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """People of two populations, `share` of them in population 1: (latents, labels)."""
+    rng = np.random.default_rng(seed)
+    population = (rng.random(n) < share).astype(int)
+    direction = np.random.default_rng(99).normal(size=320)
+    x = population[:, None] * 3 * direction / np.linalg.norm(direction) * np.sqrt(40) + rng.normal(size=(n, 320))
+    return x, population
+
+
+def test_a_label_balanced_set_is_compared_with_the_training_people_at_its_own_mix():
+    """Held-out people of the same two populations, balanced 50/50 against a 20/80 training mix: their variance
+    along the population axis is the mix's, not a generator's or a new person's (as drawn ≈ 0.25/0.16 = 1.5);
+    against the training people weighted to their mix they read 1. A set at the training mix is unchanged."""
+    from genomesynth.metrics.dispersion import label_weights
+
+    train, train_labels = _mixed(0.2, 3000, 0)
+    balanced, balanced_labels = _mixed(0.5, 1000, 1)
+    as_drawn = dispersion(train, balanced)
+    matched = dispersion(train, balanced, train_weights=label_weights(train_labels, balanced_labels))
+    assert as_drawn["pc1"] > 1.35 and not as_drawn["matched_mix"]
+    assert abs(matched["pc1"] - 1) < 0.08 and matched["matched_mix"]
+    same_mix = train_labels[np.random.default_rng(2).permutation(3000)]  # the training mix exactly
+    weights = label_weights(train_labels, same_mix)
+    assert np.allclose(weights, 1 / 3000)
+    other = _mixed(0.2, 3000, 3)[0]
+    assert np.allclose(dispersion(train, other, train_weights=weights)["pc"], dispersion(train, other)["pc"])
+    assert label_weights(train_labels, np.r_[balanced_labels, -1]) is None  # an unlabelled person: no mix
+    assert label_weights(train_labels, np.r_[balanced_labels, 2]) is None  # a label training never saw

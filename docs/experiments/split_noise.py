@@ -35,14 +35,15 @@ def one(out: Path, name: str, seed: int, shared: Path, steps: int) -> dict:
     if metrics.exists():
         return json.loads(metrics.read_text())
     labels = [a.format(shared=shared) for a in SETS[name]]
-    run("compress", str(shared / "1kg-chr15-10k" / "genotypes.vcf.gz"), "-o", str(d / "real.zarr"), "--block-size", "50",
-        *labels, "--seed", str(seed), "--overwrite", "-q")
-    info = json.loads(subprocess.run(["genomesynth", "info", "--json", str(d / "real.zarr")], check=True,
-                                     capture_output=True, text=True).stdout)
-    run("train", str(d / "real.zarr"), "-o", str(d / "run"), "--backbone", "baseline", "--max-steps", str(steps),
-        "--epochs", "1000000", "--val-every", "5", "--seed", str(seed), "-q")
-    run("sample", str(d / "run"), "-o", str(d / "baseline.zarr"), "-n", str(info["split"]["train"]), "--sampler", "ddim",
-        "--steps", "50", "--seed", str(seed), "--overwrite", "-q")
+    if not (d / "baseline.zarr").exists():  # delete metrics.json alone to evaluate the same draw again
+        run("compress", str(shared / "1kg-chr15-10k" / "genotypes.vcf.gz"), "-o", str(d / "real.zarr"), "--block-size",
+            "50", *labels, "--seed", str(seed), "--overwrite", "-q")
+        info = json.loads(subprocess.run(["genomesynth", "info", "--json", str(d / "real.zarr")], check=True,
+                                         capture_output=True, text=True).stdout)
+        run("train", str(d / "real.zarr"), "-o", str(d / "run"), "--backbone", "baseline", "--max-steps", str(steps),
+            "--epochs", "1000000", "--val-every", "5", "--seed", str(seed), "-q")
+        run("sample", str(d / "run"), "-o", str(d / "baseline.zarr"), "-n", str(info["split"]["train"]), "--sampler",
+            "ddim", "--steps", "50", "--seed", str(seed), "--overwrite", "-q")
     run("eval", str(d / "baseline.zarr"), "--real", str(d / "real.zarr"), "--metrics", "dispersion,aa,privacy,genotype,tstr",
         "--classifiers", "mlp", "--repeats", "3", "--seed", str(seed), "--json", str(metrics), "--overwrite", "-q")
     return json.loads(metrics.read_text())

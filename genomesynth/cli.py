@@ -306,7 +306,9 @@ def info(
         ("genes", f"{d['genes']:,} real of {d['genes_padded']:,}; {d['real_positions']:,} real positions"),
         ("variants", variants),
         ("labels", ", ".join(f"{k} {v:,}" for k, v in d["labels"].items()) + (f" (column {d['label_column']})" if d["label_column"] else "")),
-        ("split", ", ".join(f"{k} {v:,}" for k, v in d["split"].items())),
+        ("split", ", ".join(f"{k} {v:,}" for k, v in d["split"].items())
+                  + (f"; moved to training, near-identical to a training person: {', '.join(d['moved_to_training'])}"
+                     if d["moved_to_training"] else "")),
         ("codec", d["codec_id"]),
         ("created", f"{prov.get('created', '?')} by genomesynth {prov.get('genomesynth_version', '?')}"),
         ("command", prov.get("argv") or prov.get("command", "")),

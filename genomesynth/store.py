@@ -357,6 +357,9 @@ class Store:
             "labels": counts,
             "label_column": self.attrs.get("label_column"),
             "split": {s: int((split == s).sum()) for s in np.unique(split)},
+            # held-out people compress or encode moved to training, near-identical to a training person
+            "moved_to_training": (self.attrs.get("compress_summary") or self.attrs.get("encode_summary")
+                                  or {}).get("moved_to_training", []),
             "codec_id": self.attrs.get("codec_id"),
             "rare_sites": self.rare_sites() if self.role == "real" else None,
             "provenance": self.attrs.get("provenance", {}),

@@ -329,3 +329,4 @@ def test_a_held_out_duplicate_of_a_training_person_moves_to_training(tmp_path):
         assert store.split()[held] == "train"
         assert store.attrs["compress_summary"]["moved_to_training"] == [samples[held]]
         assert store.codec_people() == 96  # the codec's allele counts are over the people it was fitted on
+        assert store.describe()["moved_to_training"] == [samples[held]]  # `info` names them

@@ -178,11 +178,14 @@ def compress(
 def _near_identical_text(pairs: list[list[str]], moved: list[str]) -> str:
     if not pairs:
         return "none"
-    shown = ", ".join(f"{a}~{b}" for a, b in pairs[:5]) + (", …" if len(pairs) > 5 else "")
-    text = f"{len(pairs)} pair{'s' * (len(pairs) > 1)} ({shown}): one person under two ids, or twins"
+    def first_five(items: list[str]) -> str:
+        return ", ".join(items[:5]) + (", …" if len(items) > 5 else "")
+
+    text = (f"{len(pairs)} pair{'s' * (len(pairs) > 1)} ({first_five([f'{a}~{b}' for a, b in pairs])}): "
+            "one person under two ids, or twins")
     if moved:
         who = "person" if len(moved) == 1 else "people"
-        text += f"; {len(moved)} held-out {who} moved to training ({', '.join(moved[:5])}{', …' * (len(moved) > 5)})"
+        text += f"; {len(moved)} held-out {who} moved to training ({first_five(moved)})"
     return text + "; keep one of each before compress if they are duplicates (plink2 --king-cutoff 0.354)"
 
 

@@ -29,7 +29,7 @@ from genomesynth.io.genes import normalise_contig
 from genomesynth.io.labels import read_labels
 from genomesynth.io.prefetch import prefetched_blocks
 from genomesynth.provenance import provenance
-from genomesynth.split import compared_positions, duplicate_pairs, keep_duplicates_together, make_split
+from genomesynth.split import compared_columns, duplicate_pairs, keep_duplicates_together, make_split
 from genomesynth.store import SCHEMA_VERSION, Store, StoreWriter, copy_reference, open_store, reference_attrs
 from genomesynth.ui import quiet
 
@@ -127,8 +127,7 @@ def encode(
         latents *= reference.mask()[None]
         split = make_split(codes, config.test_fraction, config.seed) if config.role == "real" else None
         if split is not None:  # the same person on both sides of the split reads as a member (split.py)
-            real = np.flatnonzero(reference.mask().reshape(-1))
-            compared = real[compared_positions(len(real), config.seed)]
+            compared = compared_columns(reference.mask(), config.seed)
             pairs = duplicate_pairs(latents.reshape(len(samples), -1)[:, compared], split == "train")
             split, moved = keep_duplicates_together(split, pairs)
             summary.near_identical = [[samples[i], samples[j]] for i, j in pairs]

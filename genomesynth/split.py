@@ -64,9 +64,16 @@ def compared_positions(n_real: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n_real, COMPARED_POSITIONS, replace=False))
 
 
+def compared_columns(mask: np.ndarray, seed: int) -> np.ndarray:
+    """The compared positions as columns of the flattened (genes × 8) latents: real ones, as compared_positions draws."""
+    real = np.flatnonzero(np.asarray(mask).reshape(-1))
+    return real[compared_positions(len(real), seed)]
+
+
 def duplicate_pairs(latents: np.ndarray, train: np.ndarray) -> list[tuple[int, int]]:
     """Near-identical pairs among people of (people, positions) latents, standardised with the `train` rows'
     mean and sd (neighbours.near_identical_pairs)."""
     x = latents.astype(np.float32)
-    sd = x[train].std(0)
-    return near_identical_pairs((x - x[train].mean(0)) / np.where(sd > 1e-8, sd, 1.0), train)
+    fitted = x[train]
+    sd = fitted.std(0)
+    return near_identical_pairs((x - fitted.mean(0)) / np.where(sd > 1e-8, sd, 1.0), train)

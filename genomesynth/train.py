@@ -327,13 +327,12 @@ def reference_people(path: str, data: LatentData, config: PriorConfig) -> tuple[
 
 def panel_duplicates(panel: torch.Tensor, cohort: torch.Tensor, mask: torch.Tensor, seed: int) -> np.ndarray:
     """Rows of `panel` near-identical to a `cohort` person (neighbours.near_identical, on the real positions
-    split.compared_positions draws with `seed`): the same person under another id."""
+    split.compared_columns draws with `seed`): the same person under another id."""
     from genomesynth.metrics.neighbours import near_identical
-    from genomesynth.split import compared_positions
+    from genomesynth.split import compared_columns
 
-    real = torch.nonzero(mask.reshape(-1)).squeeze(1)
-    real = real[torch.as_tensor(compared_positions(len(real), seed))]
-    a, b = (t.reshape(len(t), -1)[:, real].float().numpy() for t in (panel, cohort))
+    compared = torch.as_tensor(compared_columns(mask.cpu().numpy(), seed))
+    a, b = (t.reshape(len(t), -1)[:, compared].float().numpy() for t in (panel, cohort))
     return near_identical(a, b)
 
 

@@ -88,15 +88,19 @@ def near_identical(query: np.ndarray, reference: np.ndarray, device: str = "cpu"
     chr15 the three pairs it finds among 2,504 people have KING kinship 0.39–0.50; a person re-genotyped with 1 %
     of calls changed sits at a third of the median, the nearest other person at two thirds (docs/RESULTS.md,
     finding 18)."""
-    typical = float(np.median(nearest_distance(reference, reference, same=True, device=device)))
-    return np.flatnonzero(nearest_distance(query, reference, device=device) < NEAR_IDENTICAL * typical)
+    return np.flatnonzero(nearest_distance(query, reference, device=device) < _near_bound(reference, device))
 
 
 def near_identical_pairs(people: np.ndarray, reference: np.ndarray, device: str = "cpu") -> list[tuple[int, int]]:
     """Pairs (i, j), i < j, of rows of `people` (standardised latents) near-identical to each other: one is the
     other's nearest person, nearer than near_identical's bound, the typical distance taken among the rows that
     `reference` (a boolean row mask, e.g. the training people) selects."""
-    typical = float(np.median(nearest_distance(people[reference], people[reference], same=True, device=device)))
+    bound = _near_bound(people[reference], device)
     distance, nearest = knn(people, people, 1, exclude_self=True, device=device)
-    close = np.flatnonzero(distance[:, 0] < NEAR_IDENTICAL * typical)
+    close = np.flatnonzero(distance[:, 0] < bound)
     return sorted({(min(i, int(nearest[i, 0])), max(i, int(nearest[i, 0]))) for i in map(int, close)})
+
+
+def _near_bound(reference: np.ndarray, device: str) -> float:
+    """NEAR_IDENTICAL × the reference people's median distance to their nearest other reference person."""
+    return NEAR_IDENTICAL * float(np.median(nearest_distance(reference, reference, same=True, device=device)))

@@ -390,6 +390,11 @@ def train(
         help="A store of people outside the cohort (a public panel put into this store's codec with `encode "
              "--codec`): the prior takes its principal axes instead of the training people's own (less "
              "membership signal; docs/RESULTS.md finding 18).")] = None,
+    prior_label_effects: Annotated[bool | None, typer.Option(
+        "--prior-label-effects/--no-prior-label-effects",
+        help="Give each label its own shift beyond the populations (a case/control difference at the genes behind "
+             "the phenotype), shrunk by empirical Bayes so that only effects standing out of the noise stay "
+             "(docs/RESULTS.md finding 20) [default: on].")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu or cuda.")] = None,
     threads: Threads = None,
     seed: Annotated[int | None, typer.Option(help="Seed for every random draw.")] = None,
@@ -407,7 +412,7 @@ def train(
              "batch_size": batch_size, "lr": lr, "timesteps": timesteps, "schedule": schedule,
              "val_every": val_every, "prior": prior, "prior_rank": prior_rank, "prior_shrinkage": prior_shrinkage,
              "prior_reference": None if prior_reference is None else str(prior_reference.resolve()),
-             "device": device, "seed": seed}
+             "prior_label_effects": prior_label_effects, "device": device, "seed": seed}
     settings.update({k: v for k, v in given.items() if v is not None})
     if settings.get("prior_shrinkage") == float("inf"):  # inf on the command line: the shared axes (None)
         settings["prior_shrinkage"] = None

@@ -65,6 +65,8 @@ class TrainConfig:
     # covariance over every axis, shrunk toward the pooled one with the weight of ν people (prior.py)
     prior_reference: str | None = None  # a store of people outside the cohort, in its codec (`encode`), whose
     # principal axes the prior takes instead of the training people's own (prior.py; docs/RESULTS.md, finding 18)
+    prior_label_effects: bool = True  # each label's shift beyond the populations, shrunk by empirical Bayes (prior.py;
+    # docs/RESULTS.md, finding 20); False: the label moves only the populations' shares
 
     def __post_init__(self) -> None:
         checks.typed(self)
@@ -256,7 +258,7 @@ def fit_prior(config: TrainConfig, data: LatentData, n_classes: int) -> tuple[Po
     if config.prior != "population":
         raise GenomesynthError(f"prior {config.prior!r}: use population or isotropic")
     prior_config = PriorConfig(max_rank=config.prior_rank, max_components=config.prior_components, seed=config.seed,
-                               component_shrinkage=config.prior_shrinkage)
+                               component_shrinkage=config.prior_shrinkage, label_effects=config.prior_label_effects)
     x, y = data.rows(prior_config.max_people, config.seed)
     if config.prior_reference is None:
         return PopulationPrior.fit(x, data.mask, y, n_classes, prior_config), None

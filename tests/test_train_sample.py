@@ -205,6 +205,22 @@ def test_prior_shrinkage_from_the_command_line(toy_store, tmp_path):
     assert refused.exit_code != 0 and "--prior-shrinkage must be" in str(refused.exception)
 
 
+def test_prior_label_effects_from_the_command_line(toy_store, tmp_path):
+    """Label effects are on by default and recorded; `--no-prior-label-effects` leaves the prior's shifts at zero."""
+    from typer.testing import CliRunner
+
+    from genomesynth.cli import app
+
+    for flag, on in (([], True), (["--no-prior-label-effects"], False)):
+        run = tmp_path / str(on)
+        result = CliRunner().invoke(app, ["train", str(toy_store), "-o", str(run), "--max-steps", "2", *flag, "-q"])
+        assert result.exit_code == 0, result.output
+        assert json.loads((run / "config.json").read_text())["train"]["prior_label_effects"] is on
+        shift = torch.load(run / "last.pt", weights_only=False)["prior"]["shift"]
+        assert shift.shape[0] == 3 and not shift[-1].any()  # two labels and the null class, which has none
+        assert bool(shift.any()) is on
+
+
 def test_prior_reference_from_the_command_line(toy_store, tmp_path):
     """`--prior-reference` takes the prior's axes from a panel in the cohort's codec (recorded as an input of the
     run, and the axes differ from the training people's own); a panel in another codec is refused in one line

@@ -7,7 +7,7 @@ that can (dense global layers) learn the people instead. Population structure �
 ancestry, clines between them — is a handful of directions shared by many people. This prior holds
 exactly that much and no more:
 
-    p(x0 | y) = Σ_k π_{k|y} N(μ_k, Σ_k),    Σ_k = U_k Λ_k U_kᵀ + D,   U_k = V R_k
+    p(x0 | y) = Σ_k π_{k|y} N(μ_k + δ_y, Σ_k),    Σ_k = U_k Λ_k U_kᵀ + D,   U_k = V R_k
 
 - V (P × q): the leading principal axes of the training people, as many as stand above the
   Marchenko–Pastur edge of the bulk (signal, not the fitting noise of n people in P dimensions)
@@ -25,7 +25,13 @@ exactly that much and no more:
   (populations differ in their LD too; more realism, more privacy loss: docs/RESULTS.md, finding 10);
 - D: one residual variance per position, shared, so that each position's total variance is the
   data's (the axes' variances net of the residual's share along them, as in probabilistic PCA);
-- π_{k|y}: the label's share of each component (the whole cohort's for the null class).
+- π_{k|y}: the label's share of each component (the whole cohort's for the null class);
+- δ_y: the label's own effect on each position beyond the populations (a case/control difference at
+  the genes behind a phenotype), estimated per position net of the population axes and shrunk by
+  empirical Bayes (adaptive shrinkage: a mixture of zero-centred normals fitted to all positions'
+  estimates), so that the few real effects stay and the many noise-sized ones — a class mean of a few
+  hundred people over thousands of positions, which identifies them — go to zero (docs/RESULTS.md,
+  finding 20). Every component mean of label y moves by δ_y; the null class by none.
 
 Under x_t = a·x0 + s·ε (a = sqrt(ᾱ_t), s = sqrt(1 − ᾱ_t)), x_t | k ~ N(a μ_k, C_k) with
 C_k = a² Σ_k + s² I, so the optimal ε-prediction is closed form:
@@ -33,7 +39,7 @@ C_k = a² Σ_k + s² I, so the optimal ε-prediction is closed form:
     E[ε | x_t, y] = s · Σ_k r_k(x_t) · C_k⁻¹ (x_t − a μ_k),   r_k ∝ π_{k|y} N(x_t; a μ_k, C_k)
 
 computed with Woodbury's identity in O(P·q) per person; the small q × q matrices are precomputed
-for every t. With K = 1, μ = 0, Σ = I it is the plain `sqrt(1 − ᾱ_t)·x_t`.
+for every t. The label's shift δ_y moves every mean alike, so it is the same computation at x_t − a δ_y. With K = 1, μ = 0, Σ = I it is the plain `sqrt(1 − ᾱ_t)·x_t`.
 The engine stays ignorant of genes: the prior sees (genes, 8) tensors, a mask and a class.
 """
 
@@ -62,6 +68,8 @@ class PriorConfig:
     """None (the default): a component's own covariance on the population axes only, the further axes
     shared. ν: each component's own covariance over all axes, shrunk toward the pooled within-component
     covariance with the weight of ν people — more realism, more privacy loss (docs/RESULTS.md, finding 10)."""
+    label_effects: bool = True
+    """Each label's shift beyond the populations, shrunk by empirical Bayes (δ_y above; False: none)."""
     seed: int = 0
 
 
@@ -170,11 +178,71 @@ def _mixture(scores: np.ndarray, config: PriorConfig) -> tuple[np.ndarray, np.nd
     return gmm.predict_proba(scores), gmm.means_, gmm.covariances_
 
 
+def adaptive_shrinkage(b: np.ndarray, se: np.ndarray, iters: int = 200) -> np.ndarray:
+    """Posterior means of effects θ_j from estimates b_j ~ N(θ_j, se_j²), under θ_j ~ Σ_k w_k N(0, σ_k²) with a
+    grid of σ_k (0 included: no effect) whose weights w are fitted to all the estimates by EM (Stephens 2017's
+    adaptive shrinkage, normal mixture): an estimate the size of its noise goes to about zero, a strong one
+    stays nearly whole, and how many are which is learned from the data."""
+    b, se = np.asarray(b, np.float64), np.maximum(np.asarray(se, np.float64), 1e-12)
+    top = float(np.sqrt(max(np.max(b**2 - se**2), 0.0)))
+    if top <= 0:
+        return np.zeros_like(b)
+    grid = np.r_[0.0, np.geomspace(min(se.min() / 10, top / 2), 2 * top, 20)]
+    var = grid[None, :] ** 2 + se[:, None] ** 2  # (P, K) marginal variance of b under each σ_k
+    log_lik = -0.5 * (b[:, None] ** 2 / var + np.log(var))
+    log_lik -= log_lik.max(1, keepdims=True)
+    lik = np.exp(log_lik)
+    w = np.full(len(grid), 1 / len(grid))
+    for _ in range(iters):
+        post = lik * w
+        post /= post.sum(1, keepdims=True)
+        w = post.mean(0) + 1e-12
+        w /= w.sum()
+    post = lik * w
+    post /= post.sum(1, keepdims=True)
+    return (post * (grid[None, :] ** 2 / var)).sum(1) * b
+
+
+def label_shifts(x: torch.Tensor, labels: torch.Tensor, n_classes: int, scores: np.ndarray,
+                 axes: torch.Tensor) -> torch.Tensor:
+    """δ_y (n_classes + 1, P), float64: each label's mean shift beyond the population axes, shrunk per position.
+
+    For each label c, every position is regressed on (1, the population scores, 1[label = c]) over the labelled
+    people: the coefficient is the label's difference from the other labels at equal ancestry, with its OLS
+    standard error; `adaptive_shrinkage` keeps what stands out of the noise. δ_c is that difference times the
+    share of the other labels (its distance from the labelled people's mean), the shifts are centred on the
+    label mix and taken off the population `axes` (P, q_pop) — the mixture's own label shares carry those.
+    The null class (last row) has none."""
+    n, p = x.shape
+    out = torch.zeros(n_classes + 1, p, dtype=torch.float64)
+    known = (labels < n_classes).numpy()
+    present = [c for c in range(n_classes) if int((labels == c).sum()) >= 2]
+    if len(present) < 2 or known.sum() < scores.shape[1] + 4:
+        return out
+    xk = x[torch.as_tensor(known)].double()
+    yk = labels[torch.as_tensor(known)].numpy()
+    shares = np.array([(yk == c).mean() for c in range(n_classes)])
+    total = (xk**2).sum(0)
+    for c in present:
+        design = np.column_stack([np.ones(len(yk)), scores[known], (yk == c).astype(np.float64)])
+        gram_inv = np.linalg.inv(design.T @ design)
+        projected = torch.as_tensor(design.T) @ xk  # (cols, P)
+        coef = torch.as_tensor(gram_inv) @ projected
+        rss = (total - (coef * projected).sum(0)).clamp(min=0)
+        se = (rss / max(len(yk) - design.shape[1], 1) * gram_inv[-1, -1]).sqrt()
+        out[c] = torch.as_tensor(adaptive_shrinkage(coef[-1].numpy(), se.numpy()) * (1 - shares[c]))
+    out[:n_classes] -= (torch.as_tensor(shares)[:, None] * out[:n_classes]).sum(0)
+    out[:n_classes] -= (out[:n_classes] @ axes) @ axes.T
+    out[n_classes] = 0
+    return out
+
+
 class PopulationPrior(nn.Module):
     """The mixture above as buffers (flattened positions P = genes·8); `eps` is its exact ε-predictor."""
 
     def __init__(self, mean: torch.Tensor, basis: torch.Tensor, rotation: torch.Tensor, lam: torch.Tensor,
-                 diag: torch.Tensor, log_weights: torch.Tensor, mask: torch.Tensor) -> None:
+                 diag: torch.Tensor, log_weights: torch.Tensor, mask: torch.Tensor,
+                 shift: torch.Tensor | None = None) -> None:
         super().__init__()
         self.register_buffer("mean", mean.float())  # (K, P)
         self.register_buffer("basis", basis.float())  # (P, q), orthonormal columns
@@ -183,6 +251,9 @@ class PopulationPrior(nn.Module):
         self.register_buffer("diag", diag.float())  # (P,) residual variance, shared (1 at padding)
         self.register_buffer("log_weights", log_weights.float())  # (classes + 1, K); last row: null
         self.register_buffer("mask", mask.bool())  # (genes, 8)
+        if shift is None:  # no label effects (priors saved before they existed)
+            shift = torch.zeros(log_weights.shape[0], mean.shape[1])
+        self.register_buffer("shift", shift.float())  # (classes + 1, P): δ_y; last row (null): 0
         self._tables: dict[tuple[str, int, float], dict[str, torch.Tensor]] = {}
 
     # -- construction ------------------------------------------------------------------------
@@ -197,7 +268,8 @@ class PopulationPrior(nn.Module):
     @classmethod
     def from_state(cls, state: dict[str, torch.Tensor]) -> PopulationPrior:
         """Rebuild from `state_dict()` (as saved in a checkpoint)."""
-        return cls(**{k: state[k] for k in ("mean", "basis", "rotation", "lam", "diag", "log_weights", "mask")})
+        return cls(**{k: state[k] for k in ("mean", "basis", "rotation", "lam", "diag", "log_weights", "mask")},
+                   shift=state.get("shift"))
 
     @classmethod
     def fit(cls, x0: torch.Tensor, mask: torch.Tensor, labels: torch.Tensor, n_classes: int,
@@ -244,6 +316,11 @@ class PopulationPrior(nn.Module):
         # differences, not by the population axes). The axes' variances include the residual's share
         # along them (as in probabilistic PCA), so that share is taken off them, and the residual set
         # so that each position's total variance is the data's: a fixed point, a few rounds.
+        shifts = (label_shifts(x, labels, n_classes, scores[:, :q_pop], basis[:, :q_pop]) if config.label_effects
+                  else torch.zeros(n_classes + 1, p, dtype=torch.float64))
+        label_share = torch.as_tensor([float((labels == c).float().mean()) for c in range(n_classes)] + [0.0],
+                                      dtype=torch.float64)
+        label_spread = (label_share[:, None] * shifts**2).sum(0)  # (P,): what the labels' shifts add to each position
         full_covs = None
         if config.component_shrinkage is not None and q > q_pop:
             s_all = torch.as_tensor(scores)
@@ -267,7 +344,7 @@ class PopulationPrior(nn.Module):
                 lam_ld = (shrunk_ld - along.diagonal()[q_pop:]).expand(k_count, -1)
                 lam = torch.cat([lam_pop, lam_ld], 1).clamp(min=1e-3 * float(data_var.mean()))
             within = torch.einsum("kpj,kj->kp", torch.einsum("pq,kqj->kpj", basis, rot) ** 2, lam)
-            explained = (weights[:, None] * (within + between)).sum(0)
+            explained = (weights[:, None] * (within + between)).sum(0) + label_spread
             diag = (data_var - explained).clamp(min=0.05 * data_var).clamp(min=1e-3 * float(data_var.mean()))
 
         counts = torch.zeros(n_classes + 1, k_count, dtype=torch.float64)
@@ -286,7 +363,7 @@ class PopulationPrior(nn.Module):
             return out
         basis_full = torch.zeros(full, q, dtype=torch.float64)
         basis_full[flat_mask] = basis
-        return cls(scatter(means, 0.0), basis_full, rot, lam, scatter(diag, 1.0), log_weights, mask)
+        return cls(scatter(means, 0.0), basis_full, rot, lam, scatter(diag, 1.0), log_weights, mask, scatter(shifts, 0.0))
 
     # -- the denoiser ----------------------------------------------------------------------------
 
@@ -337,9 +414,9 @@ class PopulationPrior(nn.Module):
         table = self._table(schedule)
         with torch.autocast(x_t.device.type, enabled=False):
             b = x_t.shape[0]
-            x = x_t.float().reshape(b, -1)  # (B, P)
-            ab = schedule.alpha_bar.to(x.device).float()[t]
+            ab = schedule.alpha_bar.to(x_t.device).float()[t]
             a, s = ab.sqrt()[:, None], (1 - ab).sqrt()[:, None]
+            x = x_t.float().reshape(b, -1) - a * self.shift[y]  # (B, P): every mean of label y moved by δ_y
             inv_delta = 1 / (a**2 * self.diag[None] + s**2)  # (B, P)
             xd = x * inv_delta
             x_axes = xd @ self.basis  # (B, q): VᵀΔ⁻¹x
@@ -367,8 +444,9 @@ class PopulationPrior(nn.Module):
         z = torch.randn((b, self.rank), generator=generator, device=dev) * self.lam[k].sqrt()
         low = torch.einsum("pq,bqj,bj->bp", self.basis, self.rotation[k], z)
         noise = torch.randn((b, self.mean.shape[1]), generator=generator, device=dev) * self.diag.sqrt()
-        return ((self.mean[k] + low + noise).reshape(b, *self.mask.shape)) * self.mask
+        return ((self.mean[k] + self.shift[y] + low + noise).reshape(b, *self.mask.shape)) * self.mask
 
     def describe(self) -> dict[str, object]:
         return {"components": self.components, "rank": self.rank,
-                "weights": self.log_weights[-1].exp().round(decimals=3).tolist()}
+                "weights": self.log_weights[-1].exp().round(decimals=3).tolist(),
+                "label_shift_rms": round(float(self.shift[:-1, self.mask.reshape(-1)].pow(2).mean().sqrt()), 4)}

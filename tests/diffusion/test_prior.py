@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from genomesynth.diffusion.precondition import PriorResidual
-from genomesynth.diffusion.prior import PopulationPrior, PriorConfig, max_axes, shrunk_variance, signal_rank
+from genomesynth.diffusion.prior import (PopulationPrior, PriorConfig, adaptive_shrinkage, max_axes, shrunk_variance,
+                                         signal_rank)
 from genomesynth.diffusion.samplers import sample
 from genomesynth.diffusion.schedule import Schedule
 
@@ -39,7 +40,7 @@ def _brute_force_eps(prior, x_t, t, y, schedule):
         u = (prior.basis @ prior.rotation[k]).double()
         sigma = u @ torch.diag(prior.lam[k].double()) @ u.T + torch.diag(prior.diag.double())
         cov = a**2 * sigma[real][:, real] + s**2 * torch.eye(int(real.sum()), dtype=torch.float64)
-        v = x - a * prior.mean[k][real].double()
+        v = x - a * (prior.mean[k] + prior.shift[y])[real].double()
         w = torch.linalg.solve(cov, v)
         logits.append(prior.log_weights[y, k].double() - 0.5 * (v @ w + torch.logdet(cov)))
         solved.append(w)
@@ -194,3 +195,58 @@ def test_reference_axes_come_from_the_reference_panel_not_the_training_people():
 
     full = PopulationPrior.fit(cohort, mask, none, 0, config, reference=people(600, [3.0, 2.5, 3.0]).reshape(600, 6, 8))
     assert panel_coverage(full, cohort, 8, 0) > 0.95 and panel_coverage(ref, cohort, 8, 0) < 0.9
+
+
+def test_adaptive_shrinkage_keeps_strong_effects_and_zeroes_noise():
+    rng = np.random.default_rng(0)
+    se = rng.uniform(0.5, 1.5, 2000)
+    null = rng.normal(0, se)
+    assert np.abs(adaptive_shrinkage(null, se)).max() < 0.2 * np.abs(null).max()  # noise alone: next to nothing left
+    theta = np.zeros(2000)
+    theta[:20] = rng.choice([-1, 1], 20) * 8 * se[:20]
+    shrunk = adaptive_shrinkage(theta + null, se)
+    assert np.all(np.abs(shrunk[:20] - theta[:20]) < 3 * se[:20])  # eight-se effects stay, near their size
+    assert np.sqrt(np.mean(shrunk[20:] ** 2)) < 0.1 * np.sqrt(np.mean(null[20:] ** 2))  # the rest go toward zero
+
+
+def _case_control(n=1200, seed=0):
+    """Two populations; within both, cases (label 1) differ from controls at four positions of gene 2."""
+    g = torch.Generator().manual_seed(seed)
+    mask = torch.ones(6, 8, dtype=torch.bool)
+    population = torch.arange(n) % 2
+    labels = (torch.rand(n, generator=g) < 0.3 + 0.2 * population).long()  # cases more common in population 1
+    x = torch.randn(n, 6, 8, generator=g)
+    x[..., 0, 0] += torch.where(population == 0, -3.0, 3.0)
+    x[:, 2, :4] += 0.8 * labels[:, None]
+    return x, labels, mask
+
+
+def test_a_labels_effect_beyond_the_populations_is_in_the_prior():
+    """The prior draws cases and controls of the same population apart where they differ (gene 2, components
+    0–3) and nowhere else; without label effects only the populations' label shares tell them apart."""
+    x, labels, mask = _case_control()
+    for effects in (True, False):
+        prior = PopulationPrior.fit(x, mask, labels, 2, PriorConfig(population_axes=1, leakage_budget=1,
+                                                                    label_effects=effects))
+        draws = [prior.sample(torch.full((4000,), c), torch.Generator().manual_seed(c)) for c in (0, 1)]
+        gap = draws[1].mean(0) - draws[0].mean(0)
+        assert gap[0, 0] > 0.5  # cases are more often of population 1: the mixture's label shares carry that
+        if effects:
+            assert torch.all((gap[2, :4] - 0.8).abs() < 0.2)
+            elsewhere = torch.ones(6, 8, dtype=torch.bool)
+            elsewhere[0, 0] = elsewhere[2, :4] = False
+            assert gap[elsewhere].abs().max() < 0.2
+            assert prior.describe()["label_shift_rms"] > 0
+        else:
+            assert gap[2, :4].abs().max() < 0.2
+    null = PopulationPrior.fit(x, mask, torch.randint(0, 2, (len(x),), generator=torch.Generator().manual_seed(3)), 2,
+                               PriorConfig(population_axes=1, leakage_budget=1))
+    assert null.shift.abs().max() < 0.05  # a label unrelated to the genomes moves nothing
+
+
+def test_a_prior_saved_without_label_effects_rebuilds_with_none():
+    x, labels, mask = _clusters()
+    prior = PopulationPrior.fit(x, mask, labels, 3)
+    state = {k: v.clone() for k, v in prior.state_dict().items() if k != "shift"}
+    old = PopulationPrior.from_state(state)
+    assert old.shift.shape == prior.shift.shape and not old.shift.any()

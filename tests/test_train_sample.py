@@ -206,14 +206,23 @@ def test_prior_shrinkage_from_the_command_line(toy_store, tmp_path):
 
 
 def test_prior_label_effects_from_the_command_line(toy_store, tmp_path):
-    """Label effects are on by default and recorded; `--no-prior-label-effects` leaves the prior's shifts at zero."""
+    """Label effects are on by default and recorded; `--no-prior-label-effects` leaves the prior's shifts at zero.
+    (A store whose cases also differ at one gene beyond the two populations, so that there is a shift to find.)"""
     from typer.testing import CliRunner
 
     from genomesynth.cli import app
+    from conftest import write_latent_store
 
+    rng = np.random.default_rng(0)
+    mask = np.zeros((32, 8), bool)
+    mask[:20, :5] = True
+    labels = np.arange(400) % 2
+    latents = np.where(rng.random(400) < 0.5, 2.0, -2.0)[:, None, None] + 0.5 * rng.normal(size=(400, 32, 8))
+    latents[:, 3, :4] += 0.5 * labels[:, None]
+    store = write_latent_store(tmp_path / "cases.zarr", latents, labels, mask)
     for flag, on in (([], True), (["--no-prior-label-effects"], False)):
         run = tmp_path / str(on)
-        result = CliRunner().invoke(app, ["train", str(toy_store), "-o", str(run), "--max-steps", "2", *flag, "-q"])
+        result = CliRunner().invoke(app, ["train", str(store), "-o", str(run), "--max-steps", "2", *flag, "-q"])
         assert result.exit_code == 0, result.output
         assert json.loads((run / "config.json").read_text())["train"]["prior_label_effects"] is on
         shift = torch.load(run / "last.pt", weights_only=False)["prior"]["shift"]

@@ -26,8 +26,8 @@ exactly that much and no more:
 - D: one residual variance per position, shared, so that each position's total variance is the
   data's (the axes' variances net of the residual's share along them, as in probabilistic PCA);
 - π_{k|y}: the label's share of each component (the whole cohort's for the null class);
-- δ_y: the label's own effect on each position beyond the populations (a case/control difference at
-  the genes behind a phenotype), estimated per position net of the population axes and shrunk by
+- δ_y: the label's own shift at each position beyond the populations (a case/control difference at
+  the genes behind a phenotype): its mean off the population axes against the other labels', shrunk by
   empirical Bayes (adaptive shrinkage: a mixture of zero-centred normals fitted to all positions'
   estimates), so that the few real effects stay and the many noise-sized ones — a class mean of a few
   hundred people over thousands of positions, which identifies them — go to zero (docs/RESULTS.md,
@@ -39,7 +39,8 @@ C_k = a² Σ_k + s² I, so the optimal ε-prediction is closed form:
     E[ε | x_t, y] = s · Σ_k r_k(x_t) · C_k⁻¹ (x_t − a μ_k),   r_k ∝ π_{k|y} N(x_t; a μ_k, C_k)
 
 computed with Woodbury's identity in O(P·q) per person; the small q × q matrices are precomputed
-for every t. The label's shift δ_y moves every mean alike, so it is the same computation at x_t − a δ_y. With K = 1, μ = 0, Σ = I it is the plain `sqrt(1 − ᾱ_t)·x_t`.
+for every t. The label's shift δ_y moves every mean alike, so it is the same computation at x_t − a δ_y.
+With K = 1, μ = 0, Σ = I and no shift it is the plain `sqrt(1 − ᾱ_t)·x_t`.
 The engine stays ignorant of genes: the prior sees (genes, 8) tensors, a mask and a class.
 """
 
@@ -203,37 +204,47 @@ def adaptive_shrinkage(b: np.ndarray, se: np.ndarray, iters: int = 200) -> np.nd
     return (post * (grid[None, :] ** 2 / var)).sum(1) * b
 
 
-def label_shifts(x: torch.Tensor, labels: torch.Tensor, n_classes: int, scores: np.ndarray,
-                 axes: torch.Tensor) -> torch.Tensor:
+def label_shifts(x: torch.Tensor, labels: torch.Tensor, n_classes: int, axes: torch.Tensor) -> torch.Tensor:
     """δ_y (n_classes + 1, P), float64: each label's mean shift beyond the population axes, shrunk per position.
 
-    For each label c, every position is regressed on (1, the population scores, 1[label = c]) over the labelled
-    people: the coefficient is the label's difference from the other labels at equal ancestry, with its OLS
-    standard error; `adaptive_shrinkage` keeps what stands out of the noise. δ_c is that difference times the
-    share of the other labels (its distance from the labelled people's mean), the shifts are centred on the
-    label mix and taken off the population `axes` (P, q_pop) — the mixture's own label shares carry those.
-    The null class (last row) has none."""
+    With r the labelled people's latents off the population `axes` (P, q_pop) — along those, the mixture's own
+    label shares carry a label — each label's mean of r against the other labels' is compared at every position,
+    with its standard error from the pooled within-label variance of r; `adaptive_shrinkage` keeps what stands
+    out of the noise, and δ_c is that difference times the share of the other labels (the label's distance from
+    the labelled people's mean). It is the label's marginal shift, not its coefficient at equal ancestry: where
+    ancestry predicts the label (a super-population), that coefficient is the shift inflated by 1 / (1 − R²),
+    and the prior would draw each label past its own people. The null class (last row) has none. Never forms
+    r itself (n × P): per label, sums over its people and (P, q) products."""
     n, p = x.shape
     out = torch.zeros(n_classes + 1, p, dtype=torch.float64)
-    known = (labels < n_classes).numpy()
+    known = labels < n_classes
     present = [c for c in range(n_classes) if int((labels == c).sum()) >= 2]
-    if len(present) < 2 or known.sum() < scores.shape[1] + 4:
+    count = int(known.sum())
+    if len(present) < 2 or count <= len(present):
         return out
-    xk = x[torch.as_tensor(known)].double()
-    yk = labels[torch.as_tensor(known)].numpy()
-    shares = np.array([(yk == c).mean() for c in range(n_classes)])
-    total = (xk**2).sum(0)
+    xc = x[known].double()
+    xc -= xc.mean(0)
+    yk = labels[known]
+    v = axes.double()
+    mean_r, within = {}, torch.zeros(p, dtype=torch.float64)
     for c in present:
-        design = np.column_stack([np.ones(len(yk)), scores[known], (yk == c).astype(np.float64)])
-        gram_inv = np.linalg.inv(design.T @ design)
-        projected = torch.as_tensor(design.T) @ xk  # (cols, P)
-        coef = torch.as_tensor(gram_inv) @ projected
-        rss = (total - (coef * projected).sum(0)).clamp(min=0)
-        se = (rss / max(len(yk) - design.shape[1], 1) * gram_inv[-1, -1]).sqrt()
-        out[c] = torch.as_tensor(adaptive_shrinkage(coef[-1].numpy(), se.numpy()) * (1 - shares[c]))
-    out[:n_classes] -= (torch.as_tensor(shares)[:, None] * out[:n_classes]).sum(0)
-    out[:n_classes] -= (out[:n_classes] @ axes) @ axes.T
-    out[n_classes] = 0
+        rows = xc[yk == c]
+        scores = rows @ v  # (n_c, q)
+        m = rows.mean(0)
+        mean_r[c] = m - (m @ v) @ v.T
+        squares = rows.pow(2).sum(0) - 2 * ((rows.T @ scores) * v).sum(1) + ((v @ (scores.T @ scores)) * v).sum(1)
+        within += squares - len(rows) * mean_r[c] ** 2  # Σ over the label's people of (r − its mean)²
+    variance = (within / (count - len(present))).clamp(min=1e-12)
+    shares = torch.zeros(n_classes, dtype=torch.float64)
+    for c in range(n_classes):
+        shares[c] = float((yk == c).sum()) / count
+    for c in present:
+        n_c = float((yk == c).sum())
+        difference = mean_r[c] * count / (count - n_c)  # its mean against the other labelled people's (Σ r = 0)
+        se = (variance * (1 / n_c + 1 / (count - n_c))).sqrt()
+        out[c] = torch.as_tensor(adaptive_shrinkage(difference.numpy(), se.numpy())) * (1 - shares[c])
+    out[:n_classes] -= (shares[:, None] * out[:n_classes]).sum(0)
+    out[:n_classes] -= (out[:n_classes] @ v) @ v.T
     return out
 
 
@@ -316,7 +327,7 @@ class PopulationPrior(nn.Module):
         # differences, not by the population axes). The axes' variances include the residual's share
         # along them (as in probabilistic PCA), so that share is taken off them, and the residual set
         # so that each position's total variance is the data's: a fixed point, a few rounds.
-        shifts = (label_shifts(x, labels, n_classes, scores[:, :q_pop], basis[:, :q_pop]) if config.label_effects
+        shifts = (label_shifts(x, labels, n_classes, basis[:, :q_pop]) if config.label_effects
                   else torch.zeros(n_classes + 1, p, dtype=torch.float64))
         label_share = torch.as_tensor([float((labels == c).float().mean()) for c in range(n_classes)] + [0.0],
                                       dtype=torch.float64)

@@ -250,3 +250,22 @@ def test_a_prior_saved_without_label_effects_rebuilds_with_none():
     state = {k: v.clone() for k, v in prior.state_dict().items() if k != "shift"}
     old = PopulationPrior.from_state(state)
     assert old.shift.shape == prior.shift.shape and not old.shift.any()
+
+
+def test_a_label_that_ancestry_predicts_is_drawn_at_its_own_means_not_past_them():
+    """Labels that follow the populations (90 %) and differ beyond the mixture's one axis (gene 3): the draws of
+    each label sit at that label's real means there. A shift estimated at equal ancestry would be the label's
+    difference off the axis inflated by 1 / (1 − R²) (here about 2.8) and draw each label past its own people."""
+    g = torch.Generator().manual_seed(0)
+    n = 2000
+    mask = torch.ones(6, 8, dtype=torch.bool)
+    population = torch.arange(n) % 2
+    labels = torch.where(torch.rand(n, generator=g) < 0.9, population, 1 - population)
+    x = torch.randn(n, 6, 8, generator=g)
+    x[..., 0, 0] += torch.where(population == 0, -3.0, 3.0)
+    x[:, 3, :4] += 0.8 * labels[:, None]
+    prior = PopulationPrior.fit(x, mask, labels, 2, PriorConfig(population_axes=1, leakage_budget=1))
+    for c in (0, 1):
+        drawn = prior.sample(torch.full((6000,), c), torch.Generator().manual_seed(c)).mean(0)[3, :4]
+        real = x[labels == c].mean(0)[3, :4]
+        assert torch.all((drawn - real).abs() < 0.12), (c, drawn, real)

@@ -341,7 +341,7 @@ def evaluate(
                 out["nn_test"] = {"train": nn_pair(syn.raw, train.raw, n), "test": nn_pair(syn.raw, test.raw, n)}
             if "privacy" in metrics:
                 out.update(privacy(syn.raw, train.raw, test.raw, config.seed, dev, train.labels, test.labels,
-                                   scale=(mean[mask], std[mask])))
+                                   scale=(mean[mask], std[mask]), synthetic_labels=syn.labels))
             syn_decoded = np.sort(rng.choice(len(syn_full), min(DECODED, len(syn_full)), replace=False))
             syn_labels = syn.labels[syn_decoded]
             calibrated = codec is not None and use_calibrated(config.calls, syn_attrs, codec.ploidy)

@@ -102,6 +102,8 @@ def sections(result: dict[str, Any]) -> tuple[list[str], list[Section]]:
             row("exact copies (0)", None, ("dcr", "exact_copies"), "min", "{:.0f}"),
             row("membership inference AUC (0.5)", None, ("mia_auc",), "ideal:0.5"),
             row("membership inference AUC, standardised latents (0.5)", None, ("mia_auc_standardised",), "ideal:0.5"),
+            *([row("membership inference AUC through the label's shift (0.5)", None, ("mia_auc_label",), "ideal:0.5")]
+              if any(lookup(s, "mia_auc_label") is not None for s in syn) else []),
         ]))
     if lookup(real, "augment") is not None:
         aug = real["augment"]

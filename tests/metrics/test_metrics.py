@@ -5,7 +5,7 @@ import pytest
 
 from genomesynth.metrics.adversarial import adversarial_accuracy, nn_test
 from genomesynth.metrics.neighbours import knn
-from genomesynth.metrics.privacy import membership_audit, privacy
+from genomesynth.metrics.privacy import chance_se, label_membership, membership_audit, privacy
 from genomesynth.metrics.runner import FitRunner
 from genomesynth.metrics.utility import ClassifierBudget, tstr
 
@@ -86,6 +86,36 @@ def test_the_membership_audit_reads_copies_of_members_and_fresh_people():
     fresh = membership_audit(rng.normal(size=(300, 32)) * sd, members, others, scale)
     assert abs(fresh["raw"] - 0.5) < 3 * fresh["se"] and abs(fresh["standardised"] - 0.5) < 3 * fresh["se"]
     assert fresh["se"] == pytest.approx(np.sqrt(121 / (12 * 3600)))
+
+
+def test_the_label_attack_reads_a_shift_made_of_the_members_own_genotypes():
+    """Cases and controls of one population in 2,000 dimensions, a true case shift at 20 positions. Synthetic people
+    fresh from the population, with labels whose shift is the training cases' mean against the training controls'
+    (what copying the label's means does), give the members away; with the true shift instead they do not."""
+    rng = np.random.default_rng(0)
+    p = 2000
+    effect = np.zeros(p)
+    effect[:20] = 0.5
+
+    def people(n):
+        y = (rng.random(n) < 0.3).astype(int)
+        return rng.normal(size=(n, p)) + np.outer(y, effect), y
+
+    train, train_y = people(600)
+    test, test_y = people(200)
+    scale = (np.zeros(p), np.ones(p))
+    syn, syn_y = people(600)
+    syn -= np.outer(syn_y, effect)
+    copied = syn + np.outer(syn_y, train[train_y == 1].mean(0) - train[train_y == 0].mean(0))
+    truth = syn + np.outer(syn_y, effect)
+    leaky = label_membership(copied, syn_y, train, train_y, test, test_y, scale)
+    fresh = label_membership(truth, syn_y, train, train_y, test, test_y, scale)
+    assert leaky > 0.75
+    assert abs(fresh - 0.5) < 3 * chance_se(200)
+    result = privacy(copied, train, test, train_labels=train_y, test_labels=test_y, scale=scale, synthetic_labels=syn_y)
+    assert result["mia_auc_label"] == leaky and any("label's shift" in f for f in result["flags"])
+    assert "mia_auc_label" not in privacy(copied, train, test, scale=scale)  # no labels, no attack
+    assert label_membership(truth, np.zeros(600, int), train, train_y, test, test_y, scale) is None  # one label
 
 
 def _two_labels(n_a, n_b, seed):

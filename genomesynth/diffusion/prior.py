@@ -47,6 +47,7 @@ The engine stays ignorant of genes: the prior sees (genes, 8) tensors, a mask an
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -204,6 +205,12 @@ def adaptive_shrinkage(b: np.ndarray, se: np.ndarray, iters: int = 200) -> np.nd
     return (post * (grid[None, :] ** 2 / var)).sum(1) * b
 
 
+def _blocks(x: torch.Tensor, rows: torch.Tensor, size: int = 256) -> Iterator[torch.Tensor]:
+    """The rows of x picked by the boolean `rows`, `size` at a time, as float64 copies."""
+    for block in torch.nonzero(rows).squeeze(1).split(size):
+        yield x[block].double()
+
+
 def label_shifts(x: torch.Tensor, labels: torch.Tensor, n_classes: int, axes: torch.Tensor) -> torch.Tensor:
     """δ_y (n_classes + 1, P), float64: each label's mean shift beyond the population axes, shrunk per position.
 
@@ -214,26 +221,32 @@ def label_shifts(x: torch.Tensor, labels: torch.Tensor, n_classes: int, axes: to
     the labelled people's mean). It is the label's marginal shift, not its coefficient at equal ancestry: where
     ancestry predicts the label (a super-population), that coefficient is the shift inflated by 1 / (1 − R²),
     and the prior would draw each label past its own people. The null class (last row) has none. Never forms
-    r itself (n × P): per label, sums over its people and (P, q) products."""
+    r or a copy of x (n × P): blocks of one label's people at a time, their sums and (P, q) products."""
     n, p = x.shape
     out = torch.zeros(n_classes + 1, p, dtype=torch.float64)
-    known = labels < n_classes
     present = [c for c in range(n_classes) if int((labels == c).sum()) >= 2]
-    count = int(known.sum())
+    yk = labels[labels < n_classes]
+    count = len(yk)
     if len(present) < 2 or count <= len(present):
         return out
-    xc = x[known].double()
-    xc -= xc.mean(0)
-    yk = labels[known]
     v = axes.double()
+    centre = sum(rows.sum(0) for rows in _blocks(x, labels < n_classes)) / count
     mean_r, within = {}, torch.zeros(p, dtype=torch.float64)
     for c in present:
-        rows = xc[yk == c]
-        scores = rows @ v  # (n_c, q)
-        m = rows.mean(0)
+        total, squares = torch.zeros(p, dtype=torch.float64), torch.zeros(p, dtype=torch.float64)
+        cross, gram = torch.zeros(p, v.shape[1], dtype=torch.float64), torch.zeros(v.shape[1], v.shape[1], dtype=torch.float64)
+        for rows in _blocks(x, labels == c):
+            rows -= centre
+            scores = rows @ v  # (block, q)
+            total += rows.sum(0)
+            squares += rows.pow(2).sum(0)
+            cross += rows.T @ scores
+            gram += scores.T @ scores
+        n_c = int((labels == c).sum())
+        m = total / n_c
         mean_r[c] = m - (m @ v) @ v.T
-        squares = rows.pow(2).sum(0) - 2 * ((rows.T @ scores) * v).sum(1) + ((v @ (scores.T @ scores)) * v).sum(1)
-        within += squares - len(rows) * mean_r[c] ** 2  # Σ over the label's people of (r − its mean)²
+        r_squares = squares - 2 * (cross * v).sum(1) + ((v @ gram) * v).sum(1)  # Σ over the label's people of r²
+        within += r_squares - n_c * mean_r[c] ** 2  # … of (r − its mean)²
     variance = (within / (count - len(present))).clamp(min=1e-12)
     shares = torch.zeros(n_classes, dtype=torch.float64)
     for c in range(n_classes):

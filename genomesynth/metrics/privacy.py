@@ -21,9 +21,10 @@
 - Membership through the label's shift (Homer et al. 2008's attack on case/control statistics), when
   labels are given: the attacker holds a person's genotypes and label, estimates from the synthetic
   set each label's mean shift, and scores the person by their own standardised latents · their
-  label's shift, both off the leading axes of the synthetic people's spread within labels. A generator whose labels differ by the
-  training cases' own noise — a class mean of a few hundred people over thousands of positions —
-  gives its members away here while the distance attacks see nothing (docs/RESULTS.md, finding 20).
+  label's shift, both off the leading axes of the synthetic people's spread within labels. A
+  generator whose labels differ by the training cases' own noise — a class mean of a few hundred
+  people over thousands of positions — gives its members away here while the distance attacks see
+  nothing (docs/RESULTS.md, finding 20).
 """
 
 from __future__ import annotations
@@ -122,17 +123,18 @@ def label_membership(synthetic: np.ndarray, synthetic_labels: np.ndarray | None,
     from sklearn.utils.extmath import randomized_svd
 
     mean, sd = scale
-    z = (synthetic - mean) / sd
-    centre = z.mean(0)
-    within = z.copy()  # the axes of the spread within labels: the shifts between them must not become axes
-    for c in np.unique(synthetic_labels):
-        within[synthetic_labels == c] -= z[synthetic_labels == c].mean(0)
+    z = ((synthetic - mean) / sd).astype(np.float32)  # one copy, float32: it may be 10,000 × 147,456
+    centre = z.mean(0, dtype=np.float64)
+    means = {c: z[synthetic_labels == c].mean(0, dtype=np.float64) for c in np.unique(synthetic_labels)}
+    for c, m in means.items():  # in place: the spread within labels, so that the shifts between them are no axis
+        z[synthetic_labels == c] -= m.astype(np.float32)
     k = min(LABEL_AXES, len(z) - 1, z.shape[1])
-    axes = randomized_svd(within, k, random_state=seed)[2] if k > 0 else np.zeros((0, z.shape[1]))
+    axes = randomized_svd(z, k, random_state=seed)[2].astype(np.float64) if k > 0 else np.zeros((0, z.shape[1]))
     shifts = {}
     for c in classes:
-        mine = synthetic_labels == c
-        own = z[mine].mean(0) - z[~mine].mean(0)
+        n_c = int(np.sum(synthetic_labels == c))
+        rest = (centre * len(z) - means[c] * n_c) / (len(z) - n_c)
+        own = means[c] - rest
         shifts[int(c)] = own - (own @ axes.T) @ axes
 
     def scores(x: np.ndarray, labels: np.ndarray) -> np.ndarray:

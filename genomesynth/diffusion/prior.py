@@ -222,19 +222,20 @@ def label_shifts(x: torch.Tensor, labels: torch.Tensor, n_classes: int, axes: to
     ancestry predicts the label (a super-population), that coefficient is the shift inflated by 1 / (1 − R²),
     and the prior would draw each label past its own people. The null class (last row) has none. Never forms
     r or a copy of x (n × P): blocks of one label's people at a time, their sums and (P, q) products."""
-    n, p = x.shape
+    p = x.shape[1]
     out = torch.zeros(n_classes + 1, p, dtype=torch.float64)
-    present = [c for c in range(n_classes) if int((labels == c).sum()) >= 2]
-    yk = labels[labels < n_classes]
-    count = len(yk)
+    sizes = torch.bincount(labels[labels < n_classes], minlength=n_classes)  # people per label
+    present = [c for c in range(n_classes) if int(sizes[c]) >= 2]
+    count = int(sizes.sum())
     if len(present) < 2 or count <= len(present):
         return out
     v = axes.double()
+    q = v.shape[1]
     centre = sum(rows.sum(0) for rows in _blocks(x, labels < n_classes)) / count
     mean_r, within = {}, torch.zeros(p, dtype=torch.float64)
     for c in present:
         total, squares = torch.zeros(p, dtype=torch.float64), torch.zeros(p, dtype=torch.float64)
-        cross, gram = torch.zeros(p, v.shape[1], dtype=torch.float64), torch.zeros(v.shape[1], v.shape[1], dtype=torch.float64)
+        cross, gram = torch.zeros(p, q, dtype=torch.float64), torch.zeros(q, q, dtype=torch.float64)
         for rows in _blocks(x, labels == c):
             rows -= centre
             scores = rows @ v  # (block, q)
@@ -242,17 +243,15 @@ def label_shifts(x: torch.Tensor, labels: torch.Tensor, n_classes: int, axes: to
             squares += rows.pow(2).sum(0)
             cross += rows.T @ scores
             gram += scores.T @ scores
-        n_c = int((labels == c).sum())
+        n_c = int(sizes[c])
         m = total / n_c
         mean_r[c] = m - (m @ v) @ v.T
         r_squares = squares - 2 * (cross * v).sum(1) + ((v @ gram) * v).sum(1)  # Σ over the label's people of r²
         within += r_squares - n_c * mean_r[c] ** 2  # … of (r − its mean)²
     variance = (within / (count - len(present))).clamp(min=1e-12)
-    shares = torch.zeros(n_classes, dtype=torch.float64)
-    for c in range(n_classes):
-        shares[c] = float((yk == c).sum()) / count
+    shares = sizes.double() / count
     for c in present:
-        n_c = float((yk == c).sum())
+        n_c = float(sizes[c])
         difference = mean_r[c] * count / (count - n_c)  # its mean against the other labelled people's (Σ r = 0)
         se = (variance * (1 / n_c + 1 / (count - n_c))).sqrt()
         out[c] = torch.as_tensor(adaptive_shrinkage(difference.numpy(), se.numpy())) * (1 - shares[c])
@@ -387,7 +386,8 @@ class PopulationPrior(nn.Module):
             return out
         basis_full = torch.zeros(full, q, dtype=torch.float64)
         basis_full[flat_mask] = basis
-        return cls(scatter(means, 0.0), basis_full, rot, lam, scatter(diag, 1.0), log_weights, mask, scatter(shifts, 0.0))
+        return cls(scatter(means, 0.0), basis_full, rot, lam, scatter(diag, 1.0), log_weights, mask,
+                   scatter(shifts, 0.0))
 
     # -- the denoiser ----------------------------------------------------------------------------
 

@@ -490,13 +490,17 @@ def _membership_text(audit: dict | None) -> str:
     """sample's membership audit in one cell (README, `sample`)."""
     if not audit or "skipped" in audit:
         return f"not measured: {audit['skipped']}" if audit else "not measured"
-    text = (f"{audit['raw']:.3f} as stored, {audit['standardised']:.3f} standardised (training vs validation "
+    label = f", {audit['label']:.3f} through the label's shift" if "label" in audit else ""
+    text = (f"{audit['raw']:.3f} as stored, {audit['standardised']:.3f} standardised{label} (training vs validation "
             f"people, {audit['people']:,} each; ±{audit['se']:.3f} by chance)")
     from genomesynth.metrics.privacy import FLAGGED_AUC
 
     if max(audit["raw"], audit["standardised"]) > FLAGGED_AUC:
         text += (" — high: the draw sits nearer the people it was fitted to; a smaller --residual-scale leaks less, "
                  "as do a reference panel's axes (train --prior-reference; README: Before you share)")
+    if audit.get("label", 0.0) > FLAGGED_AUC:
+        text += (" — high through the label: the drawn labels carry the training people's own genotypes; "
+                 "fewer people per label leak more (README: Before you share)")
     return text
 
 

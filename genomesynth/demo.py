@@ -196,7 +196,8 @@ def _report(summary: dict[str, Any], result: dict[str, Any], config: DemoConfig)
         "ε̂ = prior + s·F — below 1 only where the run's own validation people showed, beyond 2 standard errors, "
         "that the network adds more than it explains on people it was not fitted to (README, `sample`). "
         "*Membership audit*: the membership attack on the draw with the run's training people as members and its "
-        "validation people as non-members, on latents as stored / standardised, ± its standard error by chance "
+        "validation people as non-members, on latents as stored / standardised / through the label's shift, ± its "
+        "standard error by chance "
         "(README, `sample`; 0.5 = no leakage).",
         "",
         "## Evaluation",
@@ -254,7 +255,9 @@ def _report(summary: dict[str, Any], result: dict[str, Any], config: DemoConfig)
 
 
 def _audit_cell(audit: dict | None) -> str:
-    """A draw's membership audit in the report's sampling table: as stored / standardised (± s.e. by chance)."""
+    """A draw's membership audit in the report's sampling table: as stored / standardised / through the label's shift
+    (± s.e. by chance)."""
     if not audit or "raw" not in audit:
         return "–"
-    return f"{audit['raw']:.3f} / {audit['standardised']:.3f} (± {audit['se']:.3f})"
+    label = f" / {audit['label']:.3f}" if "label" in audit else ""
+    return f"{audit['raw']:.3f} / {audit['standardised']:.3f}{label} (± {audit['se']:.3f})"

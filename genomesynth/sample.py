@@ -18,7 +18,7 @@ from genomesynth.diffusion.loss import masked_mean_per_sample
 from genomesynth.diffusion.samplers import sample as draw
 from genomesynth.diffusion.schedule import Schedule
 from genomesynth.errors import GenomesynthError
-from genomesynth.metrics.privacy import matched_sets, membership_audit
+from genomesynth.metrics.privacy import label_membership, matched_sets, membership_audit
 from genomesynth.provenance import provenance
 from genomesynth.store import SCHEMA_VERSION, Store, StoreWriter, copy_reference, open_store, reference_attrs
 from genomesynth.train import LatentData, load_checkpoint, model_from_checkpoint, resolve_device, validation_split
@@ -191,10 +191,10 @@ def sample(
                 progress.update(task, completed=start - first + len(y))
             copy_reference(real_store, writer)
             add_call_gain(real_store, writer)
-            audit = _membership_audit(real_store, state, latents, config.seed, device)
+            drawn_labels = np.where(labels[first:stop] == len(names), -1, labels[first:stop]).astype(np.int32)
+            audit = _membership_audit(real_store, state, latents, drawn_labels, config.seed, device)
             writer.write("sample_id", np.array([f"SYN{i + 1:06d}" for i in range(first, stop)], dtype=object))
-            mine = labels[first:stop]
-            writer.write("label", np.where(mine == len(names), -1, mine).astype(np.int32))
+            writer.write("label", drawn_labels)
             writer.set_attrs({
                 **reference_attrs(real_store),
                 "schema_version": SCHEMA_VERSION,
@@ -222,10 +222,12 @@ def _run_split(real_store: Store, config: dict[str, Any]) -> tuple[np.ndarray, n
     return validation_split(np.flatnonzero(real_store.split() == "train"), config["val_fraction"], config["seed"])
 
 
-def _membership_audit(real_store: Store, state: dict, drawn: Any, seed: int, device: torch.device) -> dict[str, Any]:
-    """eval's membership attack on the run's own split (metrics/privacy.py, membership_audit): as many of the people
-    the run was fitted to as it has validation people, with their label mix, scored by their distance to this
-    draw's people (at most AUDIT_PEOPLE); only those people are read."""
+def _membership_audit(real_store: Store, state: dict, drawn: Any, drawn_labels: np.ndarray, seed: int,
+                      device: torch.device) -> dict[str, Any]:
+    """eval's membership attacks on the run's own split (metrics/privacy.py): as many of the people the run was
+    fitted to as it has validation people, with their label mix, scored by their distance to this draw's people (at
+    most AUDIT_PEOPLE; `membership_audit`) and, where the draw has two labels or more, through the label's shift
+    (`label_membership`, under "label"); only those people are read."""
     val_people, fit_people = _run_split(real_store, state["config"])
     if len(val_people) < 2:
         return {"skipped": f"{len(val_people)} validation people (--val-fraction)"}
@@ -233,12 +235,15 @@ def _membership_audit(real_store: Store, state: dict, drawn: Any, seed: int, dev
     pick_fit, pick_val = matched_sets(len(fit_people), len(val_people), labels[fit_people], labels[val_people],
                                       np.random.default_rng(seed))
     mask = real_store.mask()
-    people = [real_store.read_people(np.sort(group[pick]))[:, mask]
-              for group, pick in ((fit_people, pick_fit), (val_people, pick_val))]
+    picked = [np.sort(group[pick]) for group, pick in ((fit_people, pick_fit), (val_people, pick_val))]
+    people = [real_store.read_people(rows)[:, mask] for rows in picked]
     scale = (real_store.read("stats/mean")[mask], real_store.read("stats/std")[mask])
     synthetic = np.asarray(drawn[:AUDIT_PEOPLE])[:, mask]
-    return membership_audit(synthetic, *people, scale, seed=seed, device=str(device)) | {
-        "against": "the run's validation people"}
+    audit = membership_audit(synthetic, *people, scale, seed=seed, device=str(device))
+    # the people are already matched (one label mix), so every one of them is scored
+    by_label = label_membership(synthetic, drawn_labels[:AUDIT_PEOPLE], people[0], labels[picked[0]], people[1],
+                                labels[picked[1]], scale, seed)
+    return audit | ({"label": by_label} if by_label is not None else {}) | {"against": "the run's validation people"}
 
 
 AUDIT_PEOPLE = 2000

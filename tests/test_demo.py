@@ -16,7 +16,7 @@ def test_demo_writes_a_complete_report(tmp_path):
                  "Utility: train on synthetic", "membership inference", "Genotypes after decoding", "| membership audit |",
                  "![UMAP](umap.png)", "genomesynth train real.zarr"):
         assert part in report, part
-    assert re.search(r"\| baseline \|.*\| [01]\.\d{3} / [01]\.\d{3} \(± 0\.\d{3}\) \|$", report, re.M)  # its audit
+    assert re.search(r"\| baseline \|.*\| [01]\.\d{3} / [01]\.\d{3} / [01]\.\d{3} \(± 0\.\d{3}\) \|$", report, re.M)  # its audit, with the label attack
     for figure in ("umap.png", "curves.png", "metrics.png"):
         assert (out / figure).read_bytes()[:4] == b"\x89PNG"
     metrics = json.loads((out / "metrics.json").read_text())

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from genomesynth.errors import GenomesynthError
+from genomesynth.metrics.privacy import label_membership, matched_sets
 from genomesynth.sample import SampleConfig, sample, validated_scale
 from genomesynth.store import open_store
 from genomesynth.train import TrainConfig, train
@@ -319,9 +320,18 @@ def test_sample_audits_membership_on_the_runs_own_validation_people(toy_store, t
         assert audit == summary.membership and audit["against"] == "the run's validation people"
         assert audit["people"] == 40 and 0 <= audit["raw"] <= 1 and 0 <= audit["standardised"] <= 1  # 10 % of 400
         state = torch.load(tmp_path / "run" / "best.pt", weights_only=False)
-        _, fit = validation_split(np.flatnonzero(real.split() == "train"), 0.1, 2)
-        copies = _membership_audit(real, state, real.read_people(fit), 0, torch.device("cpu"))
+        val, fit = validation_split(np.flatnonzero(real.split() == "train"), 0.1, 2)
+        labels = real.label()
+        copies = _membership_audit(real, state, real.read_people(fit), labels[fit], 0, torch.device("cpu"))
         assert copies["raw"] > 0.95 and copies["standardised"] > 0.95
+        # the attack through the label's shift (eval's mia_auc_label), on the same matched people: the draw's labels
+        # against the run's fit and validation people, every one of them scored
+        members, others = matched_sets(len(fit), len(val), labels[fit], labels[val], np.random.default_rng(1))
+        members, others = np.sort(fit[members]), np.sort(val[others])
+        mask, scale = real.mask(), (real.read("stats/mean")[real.mask()], real.read("stats/std")[real.mask()])
+        expected = label_membership(s.read("latents")[:, mask], s.read("label"), real.read_people(members)[:, mask],
+                                    labels[members], real.read_people(others)[:, mask], labels[others], scale, 1)
+        assert audit["label"] == pytest.approx(expected) and 0 <= audit["label"] <= 1
 
 
 def test_validated_scale_shrinks_only_on_a_significant_slope():

@@ -104,6 +104,8 @@ def sections(result: dict[str, Any]) -> tuple[list[str], list[Section]]:
             row("membership inference AUC, standardised latents (0.5)", None, ("mia_auc_standardised",), "ideal:0.5"),
             *([row("membership inference AUC through the label's shift (0.5)", None, ("mia_auc_label",), "ideal:0.5")]
               if any(lookup(s, "mia_auc_label") is not None for s in syn) else []),
+            *([row(f"an AUC's s.e. by chance ({lookup(syn[0], 'mia_people'):,} members, as many non-members)", None,
+                   ("mia_se",), "min", "± {:.3f}")] if lookup(syn[0], "mia_people") is not None else []),
         ]))
     if lookup(real, "augment") is not None:
         aug = real["augment"]

@@ -161,6 +161,8 @@ def test_eval_cli_tables_and_json(real_store, stores, tmp_path):
     assert "adversarial accuracy" in result.output and "membership inference" in result.output
     data = json.loads((tmp_path / "m.json").read_text())
     assert "tstr" not in data["synthetic"]["gauss"] and "mia_auc" in data["synthetic"]["gauss"]
+    people, se = data["synthetic"]["gauss"]["mia_people"], data["synthetic"]["gauss"]["mia_se"]
+    assert people > 0 and "s.e. by chance" in result.output and f"± {se:.3f}" in result.output  # the row under the AUCs
 
 
 def test_plots_are_written(real_store, stores, tmp_path, toy_store):

@@ -77,6 +77,7 @@ def privacy(synthetic: np.ndarray, train: np.ndarray, test: np.ndarray, seed: in
                 "ratio": float(np.median(dcr_train) / max(np.median(dcr_test), 1e-12)),
                 "real_p5": p5, "share_closer_than_p5": close, "exact_copies": exact},
         "mia_auc": mia,
+        "mia_people": attack["people"], "mia_se": attack["se"],  # a side, and every AUC's s.e. with no leakage
         **({"mia_auc_standardised": mia_std} if mia_std is not None else {}),
         **({"mia_auc_label": mia_label} if mia_label is not None else {}),
         "flags": flags,

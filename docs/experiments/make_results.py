@@ -43,9 +43,8 @@ def targets(result: dict) -> list[str]:
         ("AA train, held-out ± 0.06 of real", lambda s: all(
             abs(lookup(s, "aa", w, "aa") - lookup(real, "aa", "aa")) <= 0.06 for w in ("train", "test")),
          lambda s: f"{lookup(s, 'aa', 'train', 'aa'):.2f}/{lookup(s, 'aa', 'test', 'aa'):.2f}"),
-        ("MIA ≤ 0.55 (stored / standardised)",
-         lambda s: max(lookup(s, "mia_auc"), lookup(s, "mia_auc_standardised")) <= 0.55,
-         lambda s: f"{lookup(s, 'mia_auc'):.3f}/{lookup(s, 'mia_auc_standardised'):.3f}"),
+        ("MIA ≤ 0.55 (stored / standardised / through the label)",
+         lambda s: max(_attacks(s)) <= 0.55, lambda s: "/".join(f"{v:.3f}" for v in _attacks(s))),
         ("closer than p5 ≤ 0.07", lambda s: lookup(s, "dcr", "share_closer_than_p5") <= 0.07,
          lambda s: f"{lookup(s, 'dcr', 'share_closer_than_p5'):.3f}"),
         ("0 copies", lambda s: lookup(s, "dcr", "exact_copies") == 0, lambda s: f"{lookup(s, 'dcr', 'exact_copies'):.0f}"),
@@ -71,6 +70,12 @@ def targets(result: dict) -> list[str]:
     return lines + [""]
 
 
+def _attacks(s: dict) -> list[float]:
+    """A store's membership AUCs: as stored, standardised, and through the label's shift where it has labels."""
+    return [lookup(s, "mia_auc"), lookup(s, "mia_auc_standardised"),
+            *([lookup(s, "mia_auc_label")] if lookup(s, "mia_auc_label") is not None else [])]
+
+
 def residual_scales(synthetic: Path) -> list[str]:
     """The residual scale `sample` used for each backbone's store (`--residual-scale`, README) and each draw's
     membership audit."""
@@ -83,12 +88,14 @@ def residual_scales(synthetic: Path) -> list[str]:
             test = f", slope z {chosen['slope_z']:+.1f}" if "slope_z" in chosen else ""
             cells.append(f"{store.stem} {chosen['scale']:g} ({chosen['chosen']}{test})")
         if audit and "raw" in audit:
-            audits.append(f"{store.stem} {audit['raw']:.3f} / {audit['standardised']:.3f}")
-            people, se = audit["people"], audit["se"]
+            label = f" / {audit['label']:.3f}" if "label" in audit else ""
+            audits.append(f"{store.stem} {audit['raw']:.3f} / {audit['standardised']:.3f}{label}")
+            people, se, labelled = audit["people"], audit["se"], "label" in audit
     lines = [f"Residual scale of each backbone's draw (`sample --residual-scale`): {'; '.join(cells)}.", ""] if cells else []
     if audits:
+        readings = "as stored / standardised / through the label's shift" if labelled else "as stored / standardised"
         lines += [f"Membership audit of each draw (`sample`: the run's training people against its validation people, "
-                  f"{people:,} each, ± {se:.3f} by chance; as stored / standardised): {'; '.join(audits)}.", ""]
+                  f"{people:,} each, ± {se:.3f} by chance; {readings}): {'; '.join(audits)}.", ""]
     return lines
 
 

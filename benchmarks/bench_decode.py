@@ -19,7 +19,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import machine, save, timed  # noqa: E402
 
 from genomesynth.baselines import reference_generator  # noqa: E402
-from genomesynth.compress import CompressConfig, compress, decode  # noqa: E402
+from genomesynth.compress import CompressConfig, compress  # noqa: E402
+from genomesynth.decode import decode  # noqa: E402
 
 
 def main() -> None:

@@ -220,10 +220,8 @@ def call_gain(codec: Codec, latents: np.ndarray) -> np.ndarray:
 def _cohort(real_store: Any) -> tuple[Codec, np.ndarray]:
     """A real store's codec and the latents of its training people that the cohort's numbers below are measured
     on (at most CALIBRATION_PEOPLE, drawn with seed 0: the same numbers wherever they are computed)."""
-    from genomesynth.compress import load_codec
-
     train = np.flatnonzero(real_store.split() == "train")
-    return load_codec(real_store), real_store.read_people(train[subsample(len(train), 0)])
+    return real_store.codec(), real_store.read_people(train[subsample(len(train), 0)])
 
 
 def cohort_inbreeding(real_store: Any) -> float:

@@ -209,7 +209,7 @@ def decode(
     quiet: Quiet = False,
 ) -> None:
     """Decode latents to genotype calls and write a bgzipped VCF."""
-    from genomesynth.compress import decode as run
+    from genomesynth.decode import decode as run
 
     with make_progress(not quiet) as progress:
         s = run(store, output, codec_path=codec, calls=calls, seed=seed, calibrate_on=calibrate_on,

@@ -1,4 +1,4 @@
-"""`compress`: a cohort → a real store of gene-wise PCA latents; `decode`: a store → a VCF.
+"""`compress`: a cohort → a real store of gene-wise PCA latents (`decode.py` goes back to a VCF).
 
 The cohort is read once, as a stream. Genes are fitted in batches as soon as their last SNP has
 been read, and each batch's scores go to a temporary file; the store is then assembled a slab of
@@ -12,7 +12,6 @@ import tempfile
 from collections import deque
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -20,17 +19,15 @@ import numpy as np
 from rich.progress import Progress
 
 from genomesynth import LATENT_DIM, checks
-from genomesynth.calibration import DrawnCalls, calibrate, stored_call_gain, subsample, use_calibrated
-from genomesynth.codec import Codec, codec_id, fit_genes
+from genomesynth.codec import codec_id, fit_genes
 from genomesynth.errors import GenomesynthError
 from genomesynth.io import Cohort, VariantBlock, open_cohort
 from genomesynth.io.genes import Gene, normalise_contig, read_genes
 from genomesynth.io.labels import read_labels
 from genomesynth.io.prefetch import prefetched_blocks
-from genomesynth.io.vcf import write_vcf
 from genomesynth.provenance import provenance
 from genomesynth.split import compared_positions, duplicate_pairs, keep_duplicates_together, make_split
-from genomesynth.store import SCHEMA_VERSION, Store, StoreWriter, open_store
+from genomesynth.store import SCHEMA_VERSION, StoreWriter
 from genomesynth.ui import quiet
 
 BATCH_ELEMENTS = 2**22
@@ -578,134 +575,3 @@ def _jsonable(value: object) -> object:
     if isinstance(value, float) and value != value:
         return None
     return value
-
-
-# -- decode ---------------------------------------------------------------------------------
-
-
-def load_codec(store: Store) -> Codec:
-    return Codec.from_arrays(
-        store.read("codec/gene_offset"),
-        store.read("codec/membership_variant"),
-        store.read("codec/membership_primary").astype(bool),
-        store.read("codec/loadings"),
-        store.read("variants/variant_mean"),
-        store.read("variants/variant_thresholds"),
-        store.ploidy,
-    )
-
-
-@dataclass
-class DecodeSummary:
-    output: str
-    people: int
-    variants: int
-    seconds: float
-    calls: str = "fixed"
-    codec_people: int | None = None  # people the codec's allele counts are over (None: the store cannot say)
-    dropped_rare: int = 0  # sites left out by --min-mac
-    singleton_sites: int | None = None  # written sites whose minor allele at most one of those people carries
-
-
-def decode(
-    store_path: str | Path,
-    output: str | Path,
-    *,
-    codec_path: str | Path | None = None,
-    calls: str = "auto",
-    seed: int = 0,
-    calibrate_on: str | Path | None = None,
-    min_mac: int = 0,
-    overwrite: bool = False,
-    progress: Progress | None = None,
-) -> DecodeSummary:
-    """Latents → dosages (through the codec) → calls → a bgzipped VCF. The calls use the codec's
-    frequency-matched thresholds, or for drawn people individual allele frequencies fitted on their own
-    dosages (`calls`: auto, calibrated or fixed; genomesynth/calibration.py; `seed` picks the people they are
-    fitted on) — or, with `calibrate_on`, on another store's people of the same draw (one fit for every shard).
-    `min_mac` leaves out the sites whose minor allele the people the codec was fitted on carry fewer times
-    (plink's --mac, at release: a rare site in a released VCF points at its carriers)."""
-    checks.whole("min_mac", min_mac, 0)
-    progress = progress or quiet()
-    started = time.perf_counter()
-    output = Path(output)
-    if not output.name.endswith((".vcf.gz", ".vcf.bgz")):
-        raise GenomesynthError(f"{output}: the output must end in .vcf.gz (a bgzipped VCF)")
-    if output.exists() and not overwrite:
-        raise GenomesynthError(f"{output}: already exists; pass --overwrite to replace it")
-    if not output.parent.is_dir():
-        raise GenomesynthError(f"{output}: folder {output.parent} does not exist; create it first")
-    with open_store(store_path) as store, open_store(codec_path or store_path) as reference:
-        if not reference.has("codec/loadings"):
-            raise GenomesynthError(f"{reference.path}: holds no codec; pass --codec with the real store")
-        if store.attrs.get("codec_id") != reference.attrs.get("codec_id"):
-            raise GenomesynthError(
-                f"{store.path}: its codec ({store.attrs.get('codec_id')}) differs from {reference.path}'s "
-                f"({reference.attrs.get('codec_id')}); decode with the real store it was made from"
-            )
-        codec = load_codec(reference)
-        minor, codec_people = reference.minor_allele_counts(), reference.codec_people()
-        if min_mac > 0 and minor is None:
-            raise GenomesynthError(f"--min-mac: {reference.path} does not say how many people its codec was fitted on "
-                                   "(a store of an older genomesynth); pass --codec REAL.zarr, the real store")
-        written = np.flatnonzero(minor >= min_mac) if minor is not None else np.arange(len(codec.gene))
-        calibrated = use_calibrated(calls, dict(store.attrs), store.ploidy)
-        if calibrate_on is not None and not calibrated:
-            raise GenomesynthError(f"--calibrate-on {calibrate_on}: {store.path}'s calls keep the codec's thresholds "
-                                   "(not a drawn store, or --calls fixed); pass --calls calibrated to fit them")
-        caller: Codec | DrawnCalls = codec
-        cut_note = ""
-        gain = stored_call_gain(reference) if calibrated else None
-        if calibrated and gain is None:  # a store drawn from a real store of an older genomesynth
-            cut_note = ", without the cohort's call gain (pass --codec REAL.zarr)"
-        if calibrated:
-            with ExitStack() as opened:
-                cut_on = store if calibrate_on is None else opened.enter_context(open_store(calibrate_on))
-                if cut_on.attrs.get("codec_id") != store.attrs.get("codec_id"):
-                    raise GenomesynthError(f"--calibrate-on {calibrate_on}: its codec ({cut_on.attrs.get('codec_id')}) "
-                                           f"differs from {store.path}'s; fit the calls on a part of the same draw")
-                caller = calibrate(codec, cut_on.read_people(subsample(cut_on.n_people, seed)), gain)
-            if calibrate_on is not None:
-                cut_note += f", fitted on {Path(calibrate_on).name}"
-        samples = list(store.sample_id())
-        n_variants = len(codec.gene)
-        tmp = Path(tempfile.mkdtemp(prefix=".genomesynth-", dir=output.parent))
-        try:
-            calls = np.lib.format.open_memmap(tmp / "calls.npy", mode="w+", dtype=np.int8,
-                                              shape=(n_variants, len(samples)))
-            task = progress.add_task("decoding people", total=len(samples), status="")
-            for start, slab in store.iter_slabs(rows=256):
-                calls[:, start : start + len(slab)] = caller.genotypes(slab).T
-                progress.update(task, completed=start + len(slab))
-            contigs = list(reference.attrs["contigs"])
-            contig = reference.read("variants/variant_contig")
-            position = reference.read("variants/variant_position")
-            ids = reference.read("variants/variant_id")
-            alleles = reference.read("variants/variant_allele")
-            task = progress.add_task("writing VCF", total=len(written), status=output.name)
-
-            def rows() -> Iterator[tuple[str, int, str, str, str, np.ndarray]]:
-                for i, v in enumerate(written):
-                    if i % 1024 == 0:
-                        progress.update(task, completed=i)
-                    yield contigs[contig[v]], int(position[v]), ids[v], alleles[v, 0], alleles[v, 1], calls[v]
-                progress.update(task, completed=len(written))
-
-            part = tmp / output.name
-            header = [f"##source=genomesynth decode of {store.path.name} (role {store.role})",
-                      "##genomesynth_calls=" + (f"calibrated (from individual allele frequencies along the drawn "
-                                                f"people's {caller.axes.shape[0]} population axes, seed {seed}{cut_note})"
-                                                if isinstance(caller, DrawnCalls)
-                                                else "fixed (the codec's frequency-matched thresholds)")]
-            if min_mac > 0:
-                header.append(f"##genomesynth_min_mac={min_mac} (left out: {n_variants - len(written)} sites whose minor "
-                              f"allele the codec's {codec_people} people carry fewer times)")
-            write_vcf(part, samples, contigs, rows(), store.ploidy, header)
-            part.replace(output)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return DecodeSummary(str(output), len(samples), len(written), time.perf_counter() - started,
-                         f"calibrated ({caller.axes.shape[0]} population axes{cut_note})"
-                         if isinstance(caller, DrawnCalls) else "fixed",
-                         codec_people=codec_people, dropped_rare=n_variants - len(written),
-                         singleton_sites=None if minor is None else int((minor[written] <= 1).sum()))

@@ -21,7 +21,8 @@ from rich.progress import Progress
 from genomesynth import __version__
 from genomesynth.backbones import NAMES
 from genomesynth.baselines import reference_generator
-from genomesynth.compress import CompressConfig, compress, decode
+from genomesynth.compress import CompressConfig, compress
+from genomesynth.decode import decode
 from genomesynth.errors import GenomesynthError
 from genomesynth.evaluate import EvalConfig, evaluate
 from genomesynth.plots import augment_plot, curves_plot, gwas_plot, kinship_plot, metrics_plot, umap_plot

@@ -26,7 +26,6 @@ from rich.progress import Progress
 from genomesynth import __version__, checks
 from genomesynth.calibration import MODES as CALL_MODES
 from genomesynth.calibration import calibrate, cohort_inbreeding, stored_call_gain, use_calibrated
-from genomesynth.compress import load_codec
 from genomesynth.errors import GenomesynthError
 from genomesynth.metrics.adversarial import adversarial_accuracy, equal_subsamples, nn_test
 from genomesynth.metrics.dispersion import dispersion, label_weights, principal_axes
@@ -277,7 +276,7 @@ def evaluate(
                     "new people to the real references; remove duplicates before compress (plink2 --king-cutoff 0.354)")
         if "nn" in metrics:
             ref["nn_test"] = nn_pair(train.raw, test.raw, n_test)
-        codec = load_codec(real_store) if metrics & {"genotype", "kinship", "gwas"} else None
+        codec = real_store.codec() if metrics & {"genotype", "kinship", "gwas"} else None
         decoded = np.sort(rng.choice(len(train_full), min(DECODED, len(train_full)), replace=False))
         if codec is not None:
             train_calls, test_calls = (codec.genotypes(x) for x in (train_full[decoded], test_full))

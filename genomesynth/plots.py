@@ -242,12 +242,11 @@ def _decoded_sets(real: str | Path, synthetic: list[str | Path], names: list[str
     """Genotype calls and labels of real train, real held-out and each synthetic store (subsampled); drawn
     stores' calls from individual allele frequencies, as decode and eval make them (genomesynth/calibration.py)."""
     from genomesynth.calibration import calibrate, stored_call_gain, use_calibrated
-    from genomesynth.compress import load_codec
 
     rng = np.random.default_rng(seed)
     sets: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     with open_store(real) as store:
-        codec, split, labels, label_names = load_codec(store), store.split(), store.label(), store.label_names
+        codec, split, labels, label_names = store.codec(), store.split(), store.label(), store.label_names
         for part, title in (("train", "real train"), ("test", "real held-out")):
             idx = np.flatnonzero(split == part)
             idx = np.sort(rng.choice(idx, min(len(idx), max_people), replace=False))

@@ -41,13 +41,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from genomesynth import LATENT_DIM
 from genomesynth.errors import GenomesynthError
 from genomesynth.threads import pid_alive
+
+if TYPE_CHECKING:
+    from genomesynth.codec import Codec
 
 SCHEMA_VERSION = 1
 ROLES = ("real", "synthetic")
@@ -374,6 +377,20 @@ class Store:
         if self.role == "real" and "encode_summary" not in self.attrs:
             return int((self.split() == "train").sum()) or None
         return None
+
+    def codec(self) -> Codec:
+        """The gene-wise PCA codec the store's latents were made with (its `codec/` and `variants/` arrays)."""
+        from genomesynth.codec import Codec  # torch comes with it: only commands that decode pay for the import
+
+        return Codec.from_arrays(
+            self.read("codec/gene_offset"),
+            self.read("codec/membership_variant"),
+            self.read("codec/membership_primary").astype(bool),
+            self.read("codec/loadings"),
+            self.read("variants/variant_mean"),
+            self.read("variants/variant_thresholds"),
+            self.ploidy,
+        )
 
     def minor_allele_counts(self) -> np.ndarray | None:
         """Each SNP's minor allele count among the people the codec was fitted on (from its mean dosages), or None

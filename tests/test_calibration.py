@@ -7,7 +7,7 @@ from genomesynth.baselines import reference_generator
 from genomesynth.calibration import (GAIN_ARRAY, calibrate, call_gain, cohort_call_gain, cohort_inbreeding,
                                      genotype_shares, inbreeding, stored_call_gain, use_calibrated)
 from genomesynth.codec import Codec, cuts_at
-from genomesynth.compress import decode, load_codec
+from genomesynth.decode import decode
 from genomesynth.errors import GenomesynthError
 from genomesynth.evaluate import EvalConfig, evaluate
 from genomesynth.store import open_store
@@ -131,7 +131,7 @@ def test_decode_and_eval_recut_a_drawn_store_and_keep_a_mosaic(real_store, tmp_p
     reference_generator(real_store, tmp_path / "mosaic.zarr", "mosaic", seed=2)
     with open_store(real_store) as real, open_store(tmp_path / "gauss.zarr") as gauss:
         f = cohort_inbreeding(real)
-        codec, latents = load_codec(real), gauss.read_people(np.arange(gauss.n_people))
+        codec, latents = real.codec(), gauss.read_people(np.arange(gauss.n_people))
     decode(tmp_path / "gauss.zarr", tmp_path / "auto.vcf.gz")
     decode(tmp_path / "gauss.zarr", tmp_path / "fixed.vcf.gz", calls="fixed")
     meta, auto = vcf_calls(tmp_path / "auto.vcf.gz")
@@ -168,7 +168,7 @@ def test_a_drawn_store_of_an_older_genomesynth_is_calibrated_without_the_cohort_
     given = decode(tmp_path / "gauss.zarr", tmp_path / "given.vcf.gz", codec_path=real_store)
     assert "gain" not in given.calls
     with open_store(real_store) as real, open_store(tmp_path / "gauss.zarr") as gauss:
-        codec, latents = load_codec(real), gauss.read_people(np.arange(gauss.n_people))
+        codec, latents = real.codec(), gauss.read_people(np.arange(gauss.n_people))
         gain = stored_call_gain(real)
     assert np.array_equal(vcf_calls(tmp_path / "old.vcf.gz")[1], calibrate(codec, latents).genotypes(latents))
     assert np.array_equal(vcf_calls(tmp_path / "given.vcf.gz")[1], calibrate(codec, latents, gain).genotypes(latents))

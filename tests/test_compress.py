@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from genomesynth import LATENT_DIM
-from genomesynth.compress import CompressConfig, compress, decode, load_codec
+from genomesynth.compress import CompressConfig, compress
+from genomesynth.decode import decode
 from genomesynth.errors import GenomesynthError
 from genomesynth.metrics.genotype import genotype_fidelity
 from genomesynth.store import Store, open_store
@@ -217,7 +218,7 @@ def test_haploid_cohort_decodes_to_haploid_calls(tmp_path):
     assert (calls == c.genotypes).mean() >= 0.95
     with open_store(tmp_path / "h.zarr") as store:
         latents = store.read_people(np.arange(store.n_people))
-        fidelity = genotype_fidelity(load_codec(store), latents[:30], latents[30:])
+        fidelity = genotype_fidelity(store.codec(), latents[:30], latents[30:])
     assert fidelity["heterozygosity_real"] is None and fidelity["heterozygosity_synthetic"] is None
     assert fidelity["allele_frequency_r"] > 0.8
     json.dumps(fidelity, allow_nan=False)  # strict JSON: undefined metrics are null, never NaN

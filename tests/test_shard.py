@@ -69,7 +69,7 @@ def test_merge_refuses_a_missing_part_or_another_draw(run_dir, tmp_path):
 def test_shards_decoded_on_one_shards_fit_are_the_merged_store_decoded_so(run_dir, real_store, tmp_path):
     """decode --calibrate-on part1.zarr: every part's VCF uses the same fitted calls, so the parts' calls side by
     side are the merged store's calls decoded the same way."""
-    from genomesynth.compress import decode
+    from genomesynth.decode import decode
 
     from conftest import vcf_calls
 

@@ -6,7 +6,8 @@ import cyvcf2
 import numpy as np
 import pytest
 
-from genomesynth.compress import CompressConfig, compress, decode
+from genomesynth.compress import CompressConfig, compress
+from genomesynth.decode import decode
 from genomesynth.store import open_store
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"

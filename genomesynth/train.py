@@ -388,17 +388,7 @@ def train(
         data = LatentData(store, fit_people, y_all[fit_people], device, config.memory_budget_gb)
         val = LatentData(store, val_people, y_all[val_people], device, config.memory_budget_gb) if n_val else None
         mask = data.mask.to(device)
-        store_ref = {
-            "path": str(Path(store.path).resolve()),
-            "codec_id": store.attrs.get("codec_id"),
-            "n_genes": store.n_genes,
-            "n_genes_padded": store.n_genes_padded,
-            "label_names": names,
-            "label_counts": [int((labels_all[train_people] == c).sum()) for c in range(len(names))],
-            "ploidy": store.ploidy,
-            "mean": data.mean, "std": data.std, "mask": data.mask,
-            "x0_range": data.value_range(),
-        }
+        store_ref = _store_reference(store, data, labels_all[train_people])
 
         if state is not None:
             prior, axes_from = checkpoint_prior(state), state.get("prior_axes_from")
@@ -431,14 +421,8 @@ def train(
 
         run_dir.mkdir(parents=True, exist_ok=True)
         log = run_dir / "metrics.jsonl"
-        if dist.main and state is not None and log.exists():
-            # drop the provisional partial epoch, and whatever was logged after the checkpoint (a run
-            # killed between the two): the resumed run logs it again, so the log equals an unbroken run's
-            kept = [line for line in log.read_text().splitlines()
-                    if line.strip() and not json.loads(line).get("partial") and json.loads(line)["step"] <= step]
-            log.write_text("".join(f"{line}\n" for line in kept))
-        elif dist.main:
-            log.write_text("")  # a new run (no checkpoint here): nothing of an earlier failed attempt stays
+        if dist.main:
+            _start_log(log, resumed_at=step if state is not None else None)
         meta = {
             "genomesynth_version": __version__,
             "provenance": provenance("train", [Path(store.path), *([Path(config.prior_reference)] if config.prior_reference else [])],
@@ -480,13 +464,7 @@ def train(
                 loss = _loss(denoiser, schedule, x0, y, mask, null, config.p_uncond, generator, device)
                 if not torch.isfinite(loss):
                     raise _diverged(run_dir, store_path, loss.item(), step, epoch, config.lr)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-                for group in optimizer.param_groups:
-                    group["lr"] = _lr(config, step, total_steps)
-                optimizer.step()
-                _ema_update(ema, model, config.ema_decay, step)
+                _optimise(loss, model, ema, optimizer, config, step, total_steps)
                 step += 1
                 batch_in_epoch = k + 1
                 seen += len(batches[k])
@@ -495,19 +473,9 @@ def train(
                 progress.update(task, completed=step, status=f"epoch {epoch} loss {running[0] / running[1]:.4f}")
             partial = batch_in_epoch < len(batches)  # stopped mid-epoch by max_steps
             train_loss = running[0] / max(running[1], 1)
-            record: dict[str, Any] = {"epoch": epoch, "step": step, "train_loss": train_loss,
-                                      "lr": _lr(config, step - 1, total_steps),
-                                      "seconds": round(time.perf_counter() - started, 3)}
-            if partial:  # provisional: --resume drops it and logs the whole epoch when it ends
-                record["partial"] = True
-            last_epoch = step >= total_steps
-            if dist.main and val is not None and (epoch % config.val_every == 0 or last_epoch):
-                val_loss, recon = _validate(ema_denoiser, schedule, val, mask, config)
-                record.update(val_loss=val_loss, recon_error=recon)
-            if hasattr(model, "lam"):
-                ts = torch.linspace(0, config.timesteps - 1, 11, device=device).long()
-                with torch.no_grad():
-                    record["lambda"] = {"t": ts.tolist(), "value": model.lam(ts).float().cpu().tolist()}
+            record = _epoch_record(config, epoch, step, total_steps, train_loss, time.perf_counter() - started, partial,
+                                   model, ema_denoiser if dist.main else None, val, mask)
+            val_loss = record.get("val_loss", val_loss)
             if not partial:
                 epoch, batch_in_epoch, running = epoch + 1, 0, [0.0, 0]
             if dist.main:
@@ -557,6 +525,67 @@ def _resumed_config(run_dir: Path, saved: TrainConfig, asked: TrainConfig | None
             f"{', '.join(checks.flag(n) for n in RESUMABLE)} may change — start a new run in another -o to change the rest"
         )
     return dataclasses.replace(saved, **{n: getattr(asked, n) for n in changes & set(RESUMABLE)})
+
+
+def _store_reference(store: Store, data: LatentData, train_labels: np.ndarray) -> dict[str, Any]:
+    """What a checkpoint keeps of the store it was trained on: which store (path, codec), its shape and labels, and
+    the standardisation and value range of its training people, so that `sample` needs nothing else."""
+    names = store.label_names
+    return {
+        "path": str(Path(store.path).resolve()),
+        "codec_id": store.attrs.get("codec_id"),
+        "n_genes": store.n_genes,
+        "n_genes_padded": store.n_genes_padded,
+        "label_names": names,
+        "label_counts": [int((train_labels == c).sum()) for c in range(len(names))],
+        "ploidy": store.ploidy,
+        "mean": data.mean, "std": data.std, "mask": data.mask,
+        "x0_range": data.value_range(),
+    }
+
+
+def _start_log(log: Path, resumed_at: int | None) -> None:
+    """metrics.jsonl for a new run (emptied: nothing of an earlier failed attempt stays) or for one resumed at step
+    `resumed_at`: the provisional partial epoch and whatever was logged after the checkpoint (a run killed between
+    the two) are dropped, since the resumed run logs them again — so the log equals an unbroken run's."""
+    if resumed_at is None or not log.exists():
+        log.write_text("")
+        return
+    kept = [line for line in log.read_text().splitlines()
+            if line.strip() and not json.loads(line).get("partial") and json.loads(line)["step"] <= resumed_at]
+    log.write_text("".join(f"{line}\n" for line in kept))
+
+
+def _optimise(loss: torch.Tensor, model: torch.nn.Module, ema: torch.nn.Module, optimizer: torch.optim.Optimizer,
+              config: TrainConfig, step: int, total_steps: int) -> None:
+    """One optimiser step from a batch's loss: clipped gradients, the step's learning rate, then the EMA weights."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+    for group in optimizer.param_groups:
+        group["lr"] = _lr(config, step, total_steps)
+    optimizer.step()
+    _ema_update(ema, model, config.ema_decay, step)
+
+
+def _epoch_record(config: TrainConfig, epoch: int, step: int, total_steps: int, train_loss: float, seconds: float,
+                  partial: bool, model: torch.nn.Module, ema_denoiser: torch.nn.Module | None, val: LatentData | None,
+                  mask: torch.Tensor) -> dict[str, Any]:
+    """One line of metrics.jsonl: the epoch's training loss and learning rate; every `val_every` epochs and at the
+    end, the EMA model's validation loss and reconstruction error (where `ema_denoiser` is given: the main process);
+    the learned λ(t) of `mlp+cnn`. A `partial` epoch (stopped by max_steps) is provisional: --resume drops it."""
+    record: dict[str, Any] = {"epoch": epoch, "step": step, "train_loss": train_loss,
+                              "lr": _lr(config, step - 1, total_steps), "seconds": round(seconds, 3)}
+    if partial:
+        record["partial"] = True
+    if ema_denoiser is not None and val is not None and (epoch % config.val_every == 0 or step >= total_steps):
+        val_loss, recon = _validate(ema_denoiser, ema_denoiser.schedule, val, mask, config)
+        record.update(val_loss=val_loss, recon_error=recon)
+    if hasattr(model, "lam"):
+        ts = torch.linspace(0, config.timesteps - 1, 11, device=mask.device).long()
+        with torch.no_grad():
+            record["lambda"] = {"t": ts.tolist(), "value": model.lam(ts).float().cpu().tolist()}
+    return record
 
 
 def _diverged(run_dir: Path, store_path: str | Path, value: float, step: int, epoch: int, lr: float) -> GenomesynthError:

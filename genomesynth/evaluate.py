@@ -225,22 +225,7 @@ def evaluate(
             return _repeat(lambda x, y: nn_test(x, y, config.k, dev), a, b, n, config.repeats, rng)
 
         n_test = len(test_idx)
-        result: dict[str, Any] = {
-            "genomesynth_version": __version__,
-            "created": datetime.now(UTC).isoformat(timespec="seconds"),
-            "inputs": {"real": {"path": str(real), "codec_id": real_store.attrs.get("codec_id"),
-                                "train": len(train_idx), "test": n_test, "label_names": real_store.label_names},
-                       "synthetic": {name: str(paths[0]) if len(paths) == 1 else [str(part) for part in paths]
-                                     for name, paths in zip(names, sets)}},
-            "settings": {"metrics": sorted(metrics), "classifiers": list(config.classifiers), "k": config.k,
-                         "repeats": config.repeats, "max_people": cap, "seed": config.seed,
-                         "classifier_epochs": config.classifier_epochs,
-                         "classifier_patience": config.classifier_patience, "device": dev,
-                         "reference": str(config.reference) if config.reference else None, "distance": "angular (Eq. 10)",
-                         "subsample": f"equal sizes of min(n_synthetic, n_test={n_test})"},
-            "real": {},
-            "synthetic": {},
-        }
+        result = _result_skeleton(real, real_store, dict(zip(names, sets)), len(train_idx), n_test, config)
         ref = result["real"]
         earlier = _earlier_reference(config.reference, result) if config.reference else None
         started = time.perf_counter()
@@ -269,11 +254,7 @@ def evaluate(
             twins = near_identical(test.standardised_real(mean, std, mask), train.standardised_real(mean, std, mask), dev)
             ref["held_out_twins"] = [str(i) for i in np.asarray(real_store.sample_id().tolist())[test_idx[twins]]]
             if len(twins):
-                who = "person is" if len(twins) == 1 else "people are"
-                ref.setdefault("notes", []).append(
-                    f"{len(twins)} held-out {who} near-identical to a training person (e.g. {ref['held_out_twins'][0]}) "
-                    "— the same person under two ids, or a twin: every attack reads them as members and they are no "
-                    "new people to the real references; remove duplicates before compress (plink2 --king-cutoff 0.354)")
+                ref.setdefault("notes", []).append(_twins_note(ref["held_out_twins"]))
         if "nn" in metrics:
             ref["nn_test"] = nn_pair(train.raw, test.raw, n_test)
         codec = real_store.codec() if metrics & {"genotype", "kinship", "gwas"} else None
@@ -374,6 +355,35 @@ def evaluate(
             result["synthetic"][name] = out
             progress.advance(task)
     return result
+
+
+def _result_skeleton(real: str | Path, real_store: Store, sets: dict[str, list[Path]], n_train: int, n_test: int,
+                     config: EvalConfig) -> dict[str, Any]:
+    """The eval JSON before any metric (README schema): version, time, inputs and settings; empty columns."""
+    return {
+        "genomesynth_version": __version__,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "inputs": {"real": {"path": str(real), "codec_id": real_store.attrs.get("codec_id"),
+                            "train": n_train, "test": n_test, "label_names": real_store.label_names},
+                   "synthetic": {name: str(paths[0]) if len(paths) == 1 else [str(part) for part in paths]
+                                 for name, paths in sets.items()}},
+        "settings": {"metrics": sorted(set(config.metrics)), "classifiers": list(config.classifiers), "k": config.k,
+                     "repeats": config.repeats, "max_people": config.max_people, "seed": config.seed,
+                     "classifier_epochs": config.classifier_epochs,
+                     "classifier_patience": config.classifier_patience, "device": config.device,
+                     "reference": str(config.reference) if config.reference else None, "distance": "angular (Eq. 10)",
+                     "subsample": f"equal sizes of min(n_synthetic, n_test={n_test})"},
+        "real": {},
+        "synthetic": {},
+    }
+
+
+def _twins_note(twins: list[str]) -> str:
+    """The real column's note on held-out people who are a training person under another id (or a twin)."""
+    who = "person is" if len(twins) == 1 else "people are"
+    return (f"{len(twins)} held-out {who} near-identical to a training person (e.g. {twins[0]}) — the same person "
+            "under two ids, or a twin: every attack reads them as members and they are no new people to the real "
+            "references; remove duplicates before compress (plink2 --king-cutoff 0.354)")
 
 
 _SAME_WHEN = ("genomesynth_version",)

@@ -257,23 +257,8 @@ def evaluate(
                 ref.setdefault("notes", []).append(_twins_note(ref["held_out_twins"]))
         if "nn" in metrics:
             ref["nn_test"] = nn_pair(train.raw, test.raw, n_test)
-        codec = real_store.codec() if metrics & {"genotype", "kinship", "gwas"} else None
-        decoded = np.sort(rng.choice(len(train_full), min(DECODED, len(train_full)), replace=False))
-        if codec is not None:
-            train_calls, test_calls = (codec.genotypes(x) for x in (train_full[decoded], test_full))
-            train_labels = train.labels[decoded]
-        genotypes = GenotypeReference(codec, train_calls, config.seed) if "genotype" in metrics else None
-        gain: np.ndarray | None = None  # the cohort's call gain, measured at the first drawn store whose calls are fitted
-        if genotypes is not None:
-            cohort_f = cohort_inbreeding(real_store) if codec.ploidy == 2 else None  # reported: the cohort's F
-            ref["genotype"] = genotypes.compare(test_calls) | {"calls": "fixed", "inbreeding": cohort_f}
-        kinship = (KinshipPanel(train_calls, test_calls, config.seed, train_labels=train_labels, test_labels=test.labels)
-                   if "kinship" in metrics and codec.ploidy == 2 else None)  # one panel for the reference and every store
-        if kinship is not None:
-            ref["kinship"] = kinship.reference()
-        if "gwas" in metrics and labelled:
-            train_scan = Scan.of(train_calls, train_labels, n_classes)  # scanned once, compared with every set
-            ref["gwas"] = concordance(train_scan, Scan.of(test_calls, test.labels, n_classes))
+        decoded = _DecodedSide(real_store, metrics, config, rng, train, train_full, test, test_full)
+        ref.update(decoded.reference)
         if earlier is not None:
             _check_reference(config.reference, ref, earlier)
             ref.update({key: earlier[key] for key in ("tstr", "augment") if key in earlier})
@@ -322,28 +307,7 @@ def evaluate(
             if "privacy" in metrics:
                 out.update(privacy(syn.raw, train.raw, test.raw, config.seed, dev, train.labels, test.labels,
                                    scale=(mean[mask], std[mask]), synthetic_labels=syn.labels))
-            syn_decoded = np.sort(rng.choice(len(syn_full), min(DECODED, len(syn_full)), replace=False))
-            syn_labels = syn.labels[syn_decoded]
-            calibrated = codec is not None and use_calibrated(config.calls, syn_attrs, codec.ploidy)
-            if codec is not None:
-                decoded_people = syn_full[syn_decoded]
-                if calibrated and gain is None:
-                    gain = stored_call_gain(real_store)
-                syn_calls = (calibrate(codec, decoded_people, gain) if calibrated else codec).genotypes(decoded_people)
-            if genotypes is not None:
-                out["genotype"] = genotypes.compare(syn_calls) | {"calls": "calibrated" if calibrated else "fixed"}
-            if kinship is not None:
-                out["kinship"] = kinship.replay(syn_calls)
-                kin_auc = out["kinship"]["membership"]["auc"]
-                if kin_auc > FLAGGED_AUC:
-                    out.setdefault("flags", []).append(
-                        f"membership AUC {kin_auc:.2f} by closest synthetic kin: the decoded genotypes reveal who was "
-                        "trained on")
-            if "gwas" in metrics and labelled:
-                if len(np.unique(syn_labels[syn_labels >= 0])) >= 2:
-                    out["gwas"] = concordance(train_scan, Scan.of(syn_calls, syn_labels, n_classes))
-                else:
-                    out.setdefault("notes", []).append("GWAS skipped: the store has fewer than 2 labels among its people")
+            decoded.compare(out, syn, syn_full, syn_attrs, rng)
             if syn_tstr is not None:
                 out["tstr"] = syn_tstr()
             if added_curve is not None:
@@ -355,6 +319,69 @@ def evaluate(
             result["synthetic"][name] = out
             progress.advance(task)
     return result
+
+
+class _DecodedSide:
+    """The metrics on decoded genotype calls (`genotype`, `kinship`, `gwas`): the real people decoded, the kinship
+    panel drawn and the training people's GWAS scanned once (`reference`, the real column), then each synthetic set
+    decoded — drawn people called from their own population's frequencies where `--calls` says so — and compared
+    with them (`compare`). Each draws its people from eval's `rng` whether or not a metric needs them, so every
+    other metric's subsamples are the same whatever `--metrics` asks."""
+
+    def __init__(self, real_store: Store, metrics: set[str], config: EvalConfig, rng: np.random.Generator,
+                 train: _Set, train_full: np.ndarray, test: _Set, test_full: np.ndarray) -> None:
+        self.real_store, self.metrics, self.config = real_store, metrics, config
+        self.n_classes = len(real_store.label_names)
+        self.labelled = self.n_classes > 1
+        self.codec = real_store.codec() if metrics & {"genotype", "kinship", "gwas"} else None
+        self.gain: np.ndarray | None = None  # the cohort's call gain, measured at the first drawn store that needs it
+        self.reference: dict[str, Any] = {}
+        self.genotypes = self.kinship = self.train_scan = None
+        decoded = np.sort(rng.choice(len(train_full), min(DECODED, len(train_full)), replace=False))
+        if self.codec is None:
+            return
+        train_calls, test_calls = (self.codec.genotypes(x) for x in (train_full[decoded], test_full))
+        train_labels = train.labels[decoded]
+        if "genotype" in metrics:
+            self.genotypes = GenotypeReference(self.codec, train_calls, config.seed)
+            cohort_f = cohort_inbreeding(real_store) if self.codec.ploidy == 2 else None  # reported: the cohort's F
+            self.reference["genotype"] = (self.genotypes.compare(test_calls)
+                                          | {"calls": "fixed", "inbreeding": cohort_f})
+        if "kinship" in metrics and self.codec.ploidy == 2:  # one panel for the reference and every store
+            self.kinship = KinshipPanel(train_calls, test_calls, config.seed, train_labels=train_labels,
+                                        test_labels=test.labels)
+            self.reference["kinship"] = self.kinship.reference()
+        if "gwas" in metrics and self.labelled:
+            self.train_scan = Scan.of(train_calls, train_labels, self.n_classes)  # compared with every set
+            self.reference["gwas"] = concordance(self.train_scan, Scan.of(test_calls, test.labels, self.n_classes))
+
+    def compare(self, out: dict[str, Any], syn: _Set, syn_full: np.ndarray, syn_attrs: dict[str, Any],
+                rng: np.random.Generator) -> None:
+        """One synthetic set's decoded-genotype metrics, flags and notes, into `out`."""
+        codec = self.codec
+        syn_decoded = np.sort(rng.choice(len(syn_full), min(DECODED, len(syn_full)), replace=False))
+        if codec is None:
+            return
+        syn_labels = syn.labels[syn_decoded]
+        calibrated = use_calibrated(self.config.calls, syn_attrs, codec.ploidy)
+        people = syn_full[syn_decoded]
+        if calibrated and self.gain is None:
+            self.gain = stored_call_gain(self.real_store)
+        syn_calls = (calibrate(codec, people, self.gain) if calibrated else codec).genotypes(people)
+        if self.genotypes is not None:
+            out["genotype"] = self.genotypes.compare(syn_calls) | {"calls": "calibrated" if calibrated else "fixed"}
+        if self.kinship is not None:
+            out["kinship"] = self.kinship.replay(syn_calls)
+            kin_auc = out["kinship"]["membership"]["auc"]
+            if kin_auc > FLAGGED_AUC:
+                out.setdefault("flags", []).append(
+                    f"membership AUC {kin_auc:.2f} by closest synthetic kin: the decoded genotypes reveal who was "
+                    "trained on")
+        if self.train_scan is not None:
+            if len(np.unique(syn_labels[syn_labels >= 0])) >= 2:
+                out["gwas"] = concordance(self.train_scan, Scan.of(syn_calls, syn_labels, self.n_classes))
+            else:
+                out.setdefault("notes", []).append("GWAS skipped: the store has fewer than 2 labels among its people")
 
 
 def _result_skeleton(real: str | Path, real_store: Store, sets: dict[str, list[Path]], n_train: int, n_test: int,

@@ -330,9 +330,8 @@ class _DecodedSide:
 
     def __init__(self, real_store: Store, metrics: set[str], config: EvalConfig, rng: np.random.Generator,
                  train: _Set, train_full: np.ndarray, test: _Set, test_full: np.ndarray) -> None:
-        self.real_store, self.metrics, self.config = real_store, metrics, config
+        self.real_store, self.config = real_store, config
         self.n_classes = len(real_store.label_names)
-        self.labelled = self.n_classes > 1
         self.codec = real_store.codec() if metrics & {"genotype", "kinship", "gwas"} else None
         self.gain: np.ndarray | None = None  # the cohort's call gain, measured at the first drawn store that needs it
         self.reference: dict[str, Any] = {}
@@ -351,7 +350,7 @@ class _DecodedSide:
             self.kinship = KinshipPanel(train_calls, test_calls, config.seed, train_labels=train_labels,
                                         test_labels=test.labels)
             self.reference["kinship"] = self.kinship.reference()
-        if "gwas" in metrics and self.labelled:
+        if "gwas" in metrics and self.n_classes > 1:
             self.train_scan = Scan.of(train_calls, train_labels, self.n_classes)  # compared with every set
             self.reference["gwas"] = concordance(self.train_scan, Scan.of(test_calls, test.labels, self.n_classes))
 

@@ -551,9 +551,9 @@ def _start_log(log: Path, resumed_at: int | None) -> None:
     if resumed_at is None or not log.exists():
         log.write_text("")
         return
-    kept = [line for line in log.read_text().splitlines()
-            if line.strip() and not json.loads(line).get("partial") and json.loads(line)["step"] <= resumed_at]
-    log.write_text("".join(f"{line}\n" for line in kept))
+    lines = [(line, json.loads(line)) for line in log.read_text().splitlines() if line.strip()]
+    log.write_text("".join(f"{line}\n" for line, record in lines
+                           if not record.get("partial") and record["step"] <= resumed_at))
 
 
 def _optimise(loss: torch.Tensor, model: torch.nn.Module, ema: torch.nn.Module, optimizer: torch.optim.Optimizer,

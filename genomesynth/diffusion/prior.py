@@ -404,8 +404,12 @@ class PopulationPrior(nn.Module):
         m_inv (T, K, q, q) = M⁻¹ with M = (a²Λ_k)⁻¹ + R_kᵀ VᵀΔ⁻¹V R_k; mu_axes (T, K, q) = R_kᵀVᵀΔ⁻¹μ_k;
         mu_quad (T, K) = μ_kᵀΔ⁻¹μ_k; logdet (T, K) = log det C_k. Cached per schedule and device."""
         key = (str(self.mean.device), int(schedule.timesteps), float(schedule.betas.sum()))
-        if key in self._tables:
-            return self._tables[key]
+        if key not in self._tables:
+            with torch.autocast(self.mean.device.type, enabled=False):  # cached for the run: never in bf16
+                self._tables[key] = self._compute_table(schedule)
+        return self._tables[key]
+
+    def _compute_table(self, schedule: Schedule) -> dict[str, torch.Tensor]:
         ab = schedule.alpha_bar.to(self.mean.device)
         real = self.mask.reshape(-1)
         basis, rot32 = self.basis, self.rotation
@@ -425,9 +429,7 @@ class PopulationPrior(nn.Module):
             # log det C = Σ log Δ + log det(I + a²Λ UᵀΔ⁻¹U) = Σ log Δ + log det M + Σ log(a²λ)
             parts["logdet"].append(-inv_delta[:, real].log().sum(-1, keepdim=True)
                                    + 2 * chol.diagonal(dim1=-2, dim2=-1).log().sum(-1) + a2lam.log().sum(-1))
-        table = {k: torch.cat(v).float() for k, v in parts.items()}
-        self._tables[key] = table
-        return table
+        return {k: torch.cat(v).float() for k, v in parts.items()}
 
     def eps(self, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor, schedule: Schedule) -> torch.Tensor:
         """E[ε | x_t, y] under the prior; x_t (B, genes, 8), t (B,), y (B,) → (B, genes, 8).

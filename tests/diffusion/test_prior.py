@@ -161,6 +161,23 @@ def test_a_checkpointed_prior_rebuilds_exactly():
     torch.testing.assert_close(prior.eps(x_t, t, y, schedule), again.eps(x_t, t, y, schedule))
 
 
+def test_the_prior_is_exact_under_bf16_autocast_whichever_call_builds_its_table():
+    """On a GPU the backbone runs under bf16 autocast and the prior's ε is called inside it. Its per-t table, built by
+    the first call and cached for the run, must not be computed in bf16 (it was: a draw then depended on whether a
+    validation pass or an autocast step came first). CPU autocast rounds matrix products to bf16 the same way."""
+    x, labels, mask = _clusters()
+    state = PopulationPrior.fit(x, mask, labels, 3).state_dict()
+    schedule = Schedule.cosine(200)
+    x_t, t, y = torch.randn(4, 6, 8) * mask, torch.tensor([0, 50, 120, 199]), torch.tensor([0, 1, 2, 3])
+    exact = PopulationPrior.from_state(state).eps(x_t, t, y, schedule)
+    first_in_bf16 = PopulationPrior.from_state(state)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        under = first_in_bf16.eps(x_t, t, y, schedule)
+    assert under.dtype == torch.float32
+    torch.testing.assert_close(under, exact, rtol=0, atol=0)
+    torch.testing.assert_close(first_in_bf16.eps(x_t, t, y, schedule), exact, rtol=0, atol=0)
+
+
 def test_reference_axes_come_from_the_reference_panel_not_the_training_people():
     """With a reference panel the prior's axes are the panel's: a direction only the training people
     vary along is not an axis (it stays in the per-position residual), the shared directions are, and

@@ -21,7 +21,8 @@ from genomesynth.errors import GenomesynthError
 from genomesynth.metrics.privacy import label_membership, matched_sets, membership_audit
 from genomesynth.provenance import provenance
 from genomesynth.store import SCHEMA_VERSION, Store, StoreWriter, copy_reference, open_store, reference_attrs
-from genomesynth.train import LatentData, load_checkpoint, model_from_checkpoint, resolve_device, validation_split
+from genomesynth.train import (LatentData, load_checkpoint, mixed_precision, model_from_checkpoint, resolve_device,
+                               validation_split)
 from genomesynth.ui import quiet
 
 
@@ -164,7 +165,7 @@ def sample(
     steps = train_config["timesteps"] if config.sampler == "ddpm" else (config.steps or 50)
 
     def denoise(x: torch.Tensor, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        with mixed_precision(device):
             return model(x, t, y)
 
     started = time.perf_counter()

@@ -110,6 +110,16 @@ class TrainSummary:
     prior_axes_from: dict[str, Any] | None = None  # with --prior-reference: the panel, its people used, left out
 
 
+BF16_DEVICES: tuple[str, ...] = ("cuda",)
+"""Device types on which the backbone runs under bf16 autocast (the prior's closed form never does: prior.py)."""
+
+
+def mixed_precision(device: torch.device) -> torch.autocast:
+    """bf16 autocast for the backbone's forward pass on a GPU; a no-op elsewhere. Tests add "cpu" to
+    BF16_DEVICES to run a GPU's mixed-precision path on the CPU, whose autocast rounds matrix products alike."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type in BF16_DEVICES)
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -613,7 +623,7 @@ def _loss(model: torch.nn.Module, schedule: Schedule, x0: torch.Tensor, y: torch
     drop = torch.rand(b, generator=generator, device=device) < p_uncond
     y = torch.where(drop, torch.full_like(y, null), y)
     x_t = schedule.q_sample(x0, t, noise)
-    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+    with mixed_precision(device):
         eps_hat = model(x_t, t, y)
     return masked_mse(eps_hat.float(), noise, mask)
 
@@ -652,14 +662,14 @@ def _validate(model: torch.nn.Module, schedule: Schedule, val: LatentData, mask:
         x0, y = val.batch(positions)
         t = torch.randint(0, schedule.timesteps, (len(x0),), generator=generator, device=device)
         noise = torch.randn(x0.shape, generator=generator, device=device) * mask
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        with mixed_precision(device):
             eps_hat = model(schedule.q_sample(x0, t, noise), t, y).float()
         total += masked_mse_per_sample(eps_hat, noise, mask).sum().item()
         count += len(x0)
         for i, c in enumerate(centres):
             tt = torch.full((len(x0),), int(c), device=device)
             x_t = schedule.q_sample(x0, tt, noise)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            with mixed_precision(device):
                 x0_hat = schedule.predict_x0(x_t, tt, model(x_t, tt, y).float())
             recon[i] += masked_mse_per_sample(x0_hat * mask, x0, mask).sum().item()
         n_recon += len(x0)

@@ -307,6 +307,26 @@ def test_residual_scale_zero_samples_the_prior_alone_and_validated_shrinks_a_har
             SampleConfig(residual_scale=bad)
 
 
+def test_a_gpus_mixed_precision_draws_the_prior_exactly(toy_store, tmp_path, monkeypatch):
+    """On a GPU the backbone runs under bf16 autocast (the CPU's autocast, turned on here, rounds matrix products
+    alike). The prior's part of a draw must not: with the network's residual at 0 a draw is the same, bitwise, with
+    mixed precision as without — whichever call builds the prior's per-t table (it was once built in bf16 when a
+    draw's first call came under autocast: docs/PERFORMANCE.md)."""
+    import genomesynth.train as module
+
+    train(toy_store, tmp_path / "run", TrainConfig(epochs=2, timesteps=20))
+    config = dict(n=12, sampler="ddim", steps=4, seed=3, residual_scale="0")
+    sample(tmp_path / "run", tmp_path / "plain.zarr", SampleConfig(**config))
+    monkeypatch.setattr(module, "BF16_DEVICES", ("cuda", "cpu"))
+    sample(tmp_path / "run", tmp_path / "mixed.zarr", SampleConfig(**config))
+    sample(tmp_path / "run", tmp_path / "network.zarr", SampleConfig(**{**config, "residual_scale": "1"}))
+    with (open_store(tmp_path / "plain.zarr") as plain, open_store(tmp_path / "mixed.zarr") as mixed,
+          open_store(tmp_path / "network.zarr") as network):
+        np.testing.assert_array_equal(plain.latents[:], mixed.latents[:])
+        drawn, padding = network.latents[:], ~network.read("mask")
+        assert np.isfinite(drawn).all() and np.all(drawn[:, padding] == 0) and not np.array_equal(drawn, mixed.latents[:])
+
+
 def test_sample_audits_membership_on_the_runs_own_validation_people(toy_store, tmp_path):
     """Every draw records eval's membership attack with the people its run was fitted to as members and the run's
     validation people as non-members; a "draw" that is the fitted people themselves reads as one."""

@@ -110,6 +110,35 @@ def test_copies_of_training_people_read_as_copies(real_store, tmp_path):
     assert any("by closest synthetic kin" in flag for flag in copies["flags"])
 
 
+def test_distance_metrics_use_every_person_of_the_larger_set_in_equal_rounds():
+    """AA and the NN test average rounds of equal-size subsamples that together use every person of the larger set
+    (each round its own disjoint block), at least `repeats` of them, one when no set has more than n people."""
+    from genomesynth.evaluate import MAX_ROUNDS, _rounds
+
+    seen: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def record(x, y):
+        seen.append((x.copy(), y.copy()))
+        return {"size": float(len(x))}
+
+    large, small = np.arange(1030), np.arange(100) + 5000
+    assert _rounds(record, small, large, 100, 3, np.random.default_rng(0)) == {"size": 100.0}
+    assert len(seen) == 10  # ⌊1030 / 100⌋ rounds, more than the 3 asked for
+    drawn = np.concatenate([y for _, y in seen])
+    assert len(drawn) == len(set(drawn.tolist())) == 1000  # disjoint blocks: 1,000 of the 1,030, each once
+    assert all(np.array_equal(x, small) for x, _ in seen)  # the smaller set whole in every round
+    seen.clear()
+    _rounds(record, large[:250], large[:220], 100, 3, np.random.default_rng(0))
+    assert len(seen) == 3 and all(len(x) == len(y) == 100 for x, y in seen)
+    assert len(set(np.concatenate([x for x, _ in seen[:2]]).tolist())) == 200  # a new order only once one is used up
+    seen.clear()
+    _rounds(record, small, small + 1, 100, 3, np.random.default_rng(0))
+    assert len(seen) == 1  # nothing to subsample: every round would be the same
+    seen.clear()
+    _rounds(record, np.arange(40 * 100), small, 100, 3, np.random.default_rng(0))
+    assert len(seen) == MAX_ROUNDS
+
+
 def test_eval_refuses_a_store_with_another_codec(real_store, tmp_path):
     other = write_latent_store(tmp_path / "o.zarr", np.zeros((5, 32, 8)), np.zeros(5, int), np.ones((32, 8), bool),
                                role="synthetic", codec_id="different")

@@ -564,8 +564,9 @@ def evaluate(
     metrics: Annotated[str, typer.Option(help="all, or a list of dispersion,aa,nn,tstr,privacy,genotype.")] = "all",
     classifiers: Annotated[str, typer.Option(help="TSTR classifiers: mlp,transformer,cnn.")] = "mlp,transformer,cnn",
     k: Annotated[int, typer.Option("--k", help="Neighbours in the NN test.")] = 10,
-    repeats: Annotated[int, typer.Option(help="Classifier seeds averaged; and the fewest rounds of equal-size subsamples for AA and the "
-                                                    "NN test, which use every person of the larger set (⌊larger / smaller⌋ rounds where more).")] = 3,
+    repeats: Annotated[int, typer.Option(help=(
+        "Classifier seeds averaged; and the fewest rounds of equal-size subsamples for AA and the NN test, which use "
+        "every person of the larger set (⌊larger / smaller⌋ rounds where more)."))] = 3,
     max_people: Annotated[int, typer.Option(help="People per set for the distance metrics.")] = 5000,
     classifier_epochs: Annotated[int, typer.Option(help="Most epochs of every TSTR/TRTR/augmentation classifier.")] = 30,
     classifier_patience: Annotated[int, typer.Option(

@@ -400,7 +400,8 @@ def _result_skeleton(real: str | Path, real_store: Store, sets: dict[str, list[P
                      "classifier_epochs": config.classifier_epochs,
                      "classifier_patience": config.classifier_patience, "device": config.device,
                      "reference": str(config.reference) if config.reference else None, "distance": "angular (Eq. 10)",
-                     "subsample": f"equal sizes of min(n_synthetic, n_test={n_test}), in rounds that use every person of the larger set"},
+                     "subsample": f"equal sizes of min(n_synthetic, n_test={n_test}), "
+                                  "in rounds that use every person of the larger set"},
         "real": {},
         "synthetic": {},
     }
@@ -461,7 +462,8 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
-def _rounds(fn, a: np.ndarray, b: np.ndarray, n: int, repeats: int, rng: np.random.Generator):  # type: ignore[no-untyped-def]
+def _rounds(fn, a: np.ndarray, b: np.ndarray, n: int, repeats: int,  # type: ignore[no-untyped-def]
+            rng: np.random.Generator):
     """Average fn over rounds of equal-size (n) subsamples of a and b that use every person of the larger set: round
     i takes the i-th block of n people of a shuffled order of each set (a new order once one is used up), for
     max(repeats, ⌊larger / n⌋) rounds, at most MAX_ROUNDS; one round when neither set has more than n people (every

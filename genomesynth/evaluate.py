@@ -13,6 +13,7 @@ import json
 import math
 import re
 import time
+import zlib
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -181,7 +182,6 @@ def evaluate(
     if len(names) != len(sets) or len(set(names)) != len(names):
         raise GenomesynthError(f"--name: give one distinct name per synthetic store ({len(sets)} here: the parts of "
                                "a sharded draw are one)")
-    rng = np.random.default_rng(config.seed)
     metrics = set(config.metrics)
     with open_store(real) as real_store, ExitStack() as closing:
         if real_store.role != "real":
@@ -196,7 +196,8 @@ def evaluate(
                 "2 of each (compress a larger cohort with --test-fraction > 0)"
             )
         cap = config.max_people
-        train_sub = np.sort(rng.choice(train_idx, min(cap, len(train_idx)), replace=False))
+        train_sub = np.sort(_stream(config.seed, "training people").choice(train_idx, min(cap, len(train_idx)),
+                                                                         replace=False))
         train, train_full = _load(real_store, train_sub, mask)
         test, test_full = _load(real_store, test_idx, mask)
         n_classes = len(real_store.label_names)
@@ -220,10 +221,10 @@ def evaluate(
                 return None
             return runner.people(x.standardised(mean, std, mask, full)[keep], x.labels[keep])
 
-        def aa_pair(a: np.ndarray, b: np.ndarray, n: int) -> dict[str, float]:
+        def aa_pair(a: np.ndarray, b: np.ndarray, n: int, rng: np.random.Generator) -> dict[str, float]:
             return _rounds(lambda x, y: adversarial_accuracy(x, y, dev), a, b, n, config.repeats, rng)
 
-        def nn_pair(a: np.ndarray, b: np.ndarray, n: int) -> float:
+        def nn_pair(a: np.ndarray, b: np.ndarray, n: int, rng: np.random.Generator) -> float:
             return _rounds(lambda x, y: nn_test(x, y, config.k, dev), a, b, n, config.repeats, rng)
 
         n_test = len(test_idx)
@@ -251,15 +252,15 @@ def evaluate(
             ref["dispersion"] = dispersion(train_std, test.standardised(mean, std, mask, test_full)[:, mask], axes,
                                            label_weights(train.labels, test.labels))
         if "aa" in metrics:
-            ref["aa"] = aa_pair(train.raw, test.raw, n_test)
+            ref["aa"] = aa_pair(train.raw, test.raw, n_test, _stream(config.seed, "aa", "real"))
         if "privacy" in metrics:  # a held-out person who is a training person under another id is no new person
             twins = near_identical(test.standardised_real(mean, std, mask), train.standardised_real(mean, std, mask), dev)
             ref["held_out_twins"] = [str(i) for i in np.asarray(real_store.sample_id().tolist())[test_idx[twins]]]
             if len(twins):
                 ref.setdefault("notes", []).append(_twins_note(ref["held_out_twins"]))
         if "nn" in metrics:
-            ref["nn_test"] = nn_pair(train.raw, test.raw, n_test)
-        decoded = _DecodedSide(real_store, metrics, config, rng, train, train_full, test, test_full)
+            ref["nn_test"] = nn_pair(train.raw, test.raw, n_test, _stream(config.seed, "nn", "real"))
+        decoded = _DecodedSide(real_store, metrics, config, train, train_full, test, test_full)
         ref.update(decoded.reference)
         if earlier is not None:
             _check_reference(config.reference, ref, earlier)
@@ -284,7 +285,8 @@ def evaluate(
                 _check_compatible(real_store, syn_store)
                 if syn_store.n_people < 2:
                     raise GenomesynthError(f"{syn_store.path}: {syn_store.n_people} synthetic people; evaluation needs at least 2")
-                pick = np.sort(rng.choice(syn_store.n_people, min(cap, syn_store.n_people), replace=False))
+                pick = np.sort(_stream(config.seed, "people", name).choice(syn_store.n_people,
+                                                                           min(cap, syn_store.n_people), replace=False))
                 syn, syn_full = _load(syn_store, pick, mask)
                 syn_attrs = dict(syn_store.attrs)
             out: dict[str, Any] = {"people": len(pick)}
@@ -300,16 +302,18 @@ def evaluate(
                 out["dispersion"] = dispersion(train_std, syn.standardised(mean, std, mask, syn_full)[:, mask], axes,
                                                label_weights(train.labels, syn.labels))
             if "aa" in metrics:
-                out["aa"] = {"train": aa_pair(train.raw, syn.raw, n), "test": aa_pair(test.raw, syn.raw, n),
+                rng = _stream(config.seed, "aa", name)
+                out["aa"] = {"train": aa_pair(train.raw, syn.raw, n, rng), "test": aa_pair(test.raw, syn.raw, n, rng),
                              # copy-sensitive (Yale et al.): against the whole training set, not a held-out-sized part
-                             "train_whole": aa_pair(train.raw, syn.raw, min(len(train.raw), len(syn.raw)))}
+                             "train_whole": aa_pair(train.raw, syn.raw, min(len(train.raw), len(syn.raw)), rng)}
                 out["privacy_loss"] = out["aa"]["test"]["aa"] - out["aa"]["train"]["aa"]
             if "nn" in metrics:
-                out["nn_test"] = {"train": nn_pair(syn.raw, train.raw, n), "test": nn_pair(syn.raw, test.raw, n)}
+                rng = _stream(config.seed, "nn", name)
+                out["nn_test"] = {"train": nn_pair(syn.raw, train.raw, n, rng), "test": nn_pair(syn.raw, test.raw, n, rng)}
             if "privacy" in metrics:
                 out.update(privacy(syn.raw, train.raw, test.raw, config.seed, dev, train.labels, test.labels,
                                    scale=(mean[mask], std[mask]), synthetic_labels=syn.labels))
-            decoded.compare(out, syn, syn_full, syn_attrs, rng)
+            decoded.compare(out, syn, syn_full, syn_attrs, _stream(config.seed, "decoded", name))
             if syn_tstr is not None:
                 out["tstr"] = syn_tstr()
             if added_curve is not None:
@@ -327,20 +331,20 @@ class _DecodedSide:
     """The metrics on decoded genotype calls (`genotype`, `kinship`, `gwas`): the real people decoded, the kinship
     panel drawn and the training people's GWAS scanned once (`reference`, the real column), then each synthetic set
     decoded — drawn people called from their own population's frequencies where `--calls` says so — and compared
-    with them (`compare`). Each draws its people from eval's `rng` whether or not a metric needs them, so every
-    other metric's subsamples are the same whatever `--metrics` asks."""
+    with them (`compare`), each side's people drawn from its own seeded stream (`_stream`)."""
 
-    def __init__(self, real_store: Store, metrics: set[str], config: EvalConfig, rng: np.random.Generator,
-                 train: _Set, train_full: np.ndarray, test: _Set, test_full: np.ndarray) -> None:
+    def __init__(self, real_store: Store, metrics: set[str], config: EvalConfig, train: _Set, train_full: np.ndarray,
+                 test: _Set, test_full: np.ndarray) -> None:
         self.real_store, self.config = real_store, config
         self.n_classes = len(real_store.label_names)
         self.codec = real_store.codec() if metrics & {"genotype", "kinship", "gwas"} else None
         self.gain: np.ndarray | None = None  # the cohort's call gain, measured at the first drawn store that needs it
         self.reference: dict[str, Any] = {}
         self.genotypes = self.kinship = self.train_scan = None
-        decoded = np.sort(rng.choice(len(train_full), min(DECODED, len(train_full)), replace=False))
         if self.codec is None:
             return
+        decoded = np.sort(_stream(config.seed, "decoded", "real").choice(len(train_full), min(DECODED, len(train_full)),
+                                                                         replace=False))
         train_calls, test_calls = (self.codec.genotypes(x) for x in (train_full[decoded], test_full))
         train_labels = train.labels[decoded]
         if "genotype" in metrics:
@@ -360,9 +364,9 @@ class _DecodedSide:
                 rng: np.random.Generator) -> None:
         """One synthetic set's decoded-genotype metrics, flags and notes, into `out`."""
         codec = self.codec
-        syn_decoded = np.sort(rng.choice(len(syn_full), min(DECODED, len(syn_full)), replace=False))
         if codec is None:
             return
+        syn_decoded = np.sort(rng.choice(len(syn_full), min(DECODED, len(syn_full)), replace=False))
         syn_labels = syn.labels[syn_decoded]
         calibrated = use_calibrated(self.config.calls, syn_attrs, codec.ploidy)
         people = syn_full[syn_decoded]
@@ -460,6 +464,12 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, float) and isinstance(b, int | float):
         return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
     return a == b
+
+
+def _stream(seed: int, *keys: str) -> np.random.Generator:
+    """The random stream of one draw of eval's (the training subsample, one metric of one column, …), seeded by
+    `--seed` and its names: a store's numbers are the same whichever other stores and metrics one eval holds."""
+    return np.random.default_rng([seed, *(zlib.crc32(key.encode()) for key in keys)])
 
 
 def _rounds(fn, a: np.ndarray, b: np.ndarray, n: int, repeats: int,  # type: ignore[no-untyped-def]

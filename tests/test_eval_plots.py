@@ -110,6 +110,22 @@ def test_copies_of_training_people_read_as_copies(real_store, tmp_path):
     assert any("by closest synthetic kin" in flag for flag in copies["flags"])
 
 
+def test_a_stores_numbers_do_not_depend_on_what_else_its_eval_holds(real_store, stores):
+    """Each draw of eval's has its own seeded stream (the store's name and the metric): a store reads the same
+    evaluated alone or beside another, with one metric or several, and the real column the same throughout."""
+    from dataclasses import replace
+
+    both = evaluate([stores / "gauss.zarr", stores / "mosaic.h5"], real_store,
+                    replace(FAST, metrics=("aa", "nn", "genotype", "kinship")), names=["g", "m"])
+    for metrics in (("aa",), ("nn",), ("genotype", "kinship")):
+        alone = evaluate([stores / "mosaic.h5"], real_store, replace(FAST, metrics=metrics), names=["m"])
+        for key in {"aa": ("aa", "privacy_loss"), "nn": ("nn_test",), "genotype": ("genotype", "kinship")}[metrics[0]]:
+            assert alone["synthetic"]["m"][key] == both["synthetic"]["m"][key], key
+            if key in alone["real"]:
+                assert alone["real"][key] == both["real"][key], key
+    assert both["synthetic"]["m"]["aa"] != both["synthetic"]["g"]["aa"]
+
+
 def test_distance_metrics_use_every_person_of_the_larger_set_in_equal_rounds():
     """AA and the NN test average rounds of equal-size subsamples that together use every person of the larger set
     (each round its own disjoint block), at least `repeats` of them, one when no set has more than n people."""

@@ -478,8 +478,8 @@ def _rounds(fn, a: np.ndarray, b: np.ndarray, n: int, repeats: int,  # type: ign
     i takes the i-th block of n people of a shuffled order of each set (a new order once one is used up), for
     max(repeats, ⌊larger / n⌋) rounds, at most MAX_ROUNDS; one round when neither set has more than n people (every
     round would be the same). Independent subsamples left most of the larger set out of each round: over 10 eval
-    seeds the privacy loss of chr15's `baseline` draw varied by ± 0.015 with 3 of them, by ± 0.009 with this cover
-    (AA against the held-out people ± 0.009 and ± 0.003; docs/RESULTS.md, finding 19)."""
+    seeds the privacy loss of chr15's `baseline` draw varied by ± 0.015 with 3 of them, by ± 0.007 with this cover
+    (AA against the held-out people ± 0.009 and ± 0.002; docs/RESULTS.md, finding 19)."""
     larger = max(len(a), len(b))
     rounds = 1 if larger <= n else min(MAX_ROUNDS, max(repeats, larger // n))
     results = [fn(a[pa], b[pb]) for pa, pb in zip(_blocks(len(a), n, rounds, rng), _blocks(len(b), n, rounds, rng))]

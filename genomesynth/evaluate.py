@@ -451,8 +451,9 @@ def _check_reference(path: Path | None, column: dict[str, Any], earlier: dict[st
     classifier scores belong to other people."""
     for key, value in column.items():
         if key != "seconds" and key in earlier and not _same(value, earlier[key]):
-            raise GenomesynthError(f"--reference {path}: its real column's {key} differs from this real store's; it "
-                                   "was evaluated on other people — drop --reference to train the reference again")
+            raise GenomesynthError(f"--reference {path}: its real column's {key} differs from this eval's (other "
+                                   "people, or an eval that drew its subsamples otherwise) — drop --reference to train "
+                                   "the reference again")
 
 
 def _same(a: Any, b: Any) -> bool:

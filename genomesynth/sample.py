@@ -287,7 +287,8 @@ def _residual_scale(asked: str, model: torch.nn.Module, state: dict, real_store:
                 noise = torch.randn(x0.shape, generator=generator, device=device) * mask
                 x_t = schedule.q_sample(x0, t, noise)
                 error = model.prior.eps(x_t, t, yb, schedule) - noise
-                residual = model.backbone(x_t, t, yb).float()
+                with mixed_precision(device):  # the network as it draws (bf16 on a GPU)
+                    residual = model.backbone(x_t, t, yb).float()
                 for row, product in enumerate((error * error, error * residual, residual * residual)):
                     coefficients[row, start : start + len(x0)] += masked_mean_per_sample(product, mask).double().cpu()
     return {"chosen": "validated", "people": len(val), "draws": VALIDATION_DRAWS,

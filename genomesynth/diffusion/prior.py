@@ -404,12 +404,8 @@ class PopulationPrior(nn.Module):
         m_inv (T, K, q, q) = M⁻¹ with M = (a²Λ_k)⁻¹ + R_kᵀ VᵀΔ⁻¹V R_k; mu_axes (T, K, q) = R_kᵀVᵀΔ⁻¹μ_k;
         mu_quad (T, K) = μ_kᵀΔ⁻¹μ_k; logdet (T, K) = log det C_k. Cached per schedule and device."""
         key = (str(self.mean.device), int(schedule.timesteps), float(schedule.betas.sum()))
-        if key not in self._tables:
-            with torch.autocast(self.mean.device.type, enabled=False):  # cached for the run: never in bf16
-                self._tables[key] = self._compute_table(schedule)
-        return self._tables[key]
-
-    def _compute_table(self, schedule: Schedule) -> dict[str, torch.Tensor]:
+        if key in self._tables:
+            return self._tables[key]
         ab = schedule.alpha_bar.to(self.mean.device)
         real = self.mask.reshape(-1)
         basis, rot32 = self.basis, self.rotation
@@ -429,7 +425,9 @@ class PopulationPrior(nn.Module):
             # log det C = Σ log Δ + log det(I + a²Λ UᵀΔ⁻¹U) = Σ log Δ + log det M + Σ log(a²λ)
             parts["logdet"].append(-inv_delta[:, real].log().sum(-1, keepdim=True)
                                    + 2 * chol.diagonal(dim1=-2, dim2=-1).log().sum(-1) + a2lam.log().sum(-1))
-        return {k: torch.cat(v).float() for k, v in parts.items()}
+        table = {k: torch.cat(v).float() for k, v in parts.items()}
+        self._tables[key] = table
+        return table
 
     def eps(self, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor, schedule: Schedule) -> torch.Tensor:
         """E[ε | x_t, y] under the prior; x_t (B, genes, 8), t (B,), y (B,) → (B, genes, 8).
@@ -437,8 +435,9 @@ class PopulationPrior(nn.Module):
         With v_k = x − aμ_k and U_k = V R_k, Woodbury gives C_k⁻¹v_k = Δ⁻¹v_k − Δ⁻¹U_k c_k with
         c_k = M_k⁻¹ U_kᵀΔ⁻¹v_k, so E[ε | x_t] = s·Σ_k r_k C_k⁻¹v_k costs two (B, P) × (P, q)
         products whatever the number of components."""
-        table = self._table(schedule)
+        # float32 also under a GPU's bf16 autocast: the closed form, and the table its first call caches for the run
         with torch.autocast(x_t.device.type, enabled=False):
+            table = self._table(schedule)
             b = x_t.shape[0]
             ab = schedule.alpha_bar.to(x_t.device).float()[t]
             a, s = ab.sqrt()[:, None], (1 - ab).sqrt()[:, None]

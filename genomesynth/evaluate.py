@@ -285,7 +285,7 @@ def evaluate(
                 _check_compatible(real_store, syn_store)
                 if syn_store.n_people < 2:
                     raise GenomesynthError(f"{syn_store.path}: {syn_store.n_people} synthetic people; evaluation needs at least 2")
-                pick = np.sort(_stream(config.seed, "people", name).choice(syn_store.n_people,
+                pick = np.sort(_stream(config.seed, "people", "synthetic").choice(syn_store.n_people,
                                                                            min(cap, syn_store.n_people), replace=False))
                 syn, syn_full = _load(syn_store, pick, mask)
                 syn_attrs = dict(syn_store.attrs)
@@ -302,18 +302,18 @@ def evaluate(
                 out["dispersion"] = dispersion(train_std, syn.standardised(mean, std, mask, syn_full)[:, mask], axes,
                                                label_weights(train.labels, syn.labels))
             if "aa" in metrics:
-                rng = _stream(config.seed, "aa", name)
+                rng = _stream(config.seed, "aa", "synthetic")
                 out["aa"] = {"train": aa_pair(train.raw, syn.raw, n, rng), "test": aa_pair(test.raw, syn.raw, n, rng),
                              # copy-sensitive (Yale et al.): against the whole training set, not a held-out-sized part
                              "train_whole": aa_pair(train.raw, syn.raw, min(len(train.raw), len(syn.raw)), rng)}
                 out["privacy_loss"] = out["aa"]["test"]["aa"] - out["aa"]["train"]["aa"]
             if "nn" in metrics:
-                rng = _stream(config.seed, "nn", name)
+                rng = _stream(config.seed, "nn", "synthetic")
                 out["nn_test"] = {"train": nn_pair(syn.raw, train.raw, n, rng), "test": nn_pair(syn.raw, test.raw, n, rng)}
             if "privacy" in metrics:
                 out.update(privacy(syn.raw, train.raw, test.raw, config.seed, dev, train.labels, test.labels,
                                    scale=(mean[mask], std[mask]), synthetic_labels=syn.labels))
-            decoded.compare(out, syn, syn_full, syn_attrs, _stream(config.seed, "decoded", name))
+            decoded.compare(out, syn, syn_full, syn_attrs, _stream(config.seed, "decoded", "synthetic"))
             if syn_tstr is not None:
                 out["tstr"] = syn_tstr()
             if added_curve is not None:
@@ -468,8 +468,10 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def _stream(seed: int, *keys: str) -> np.random.Generator:
-    """The random stream of one draw of eval's (the training subsample, one metric of one column, …), seeded by
-    `--seed` and its names: a store's numbers are the same whichever other stores and metrics one eval holds."""
+    """The random stream of one draw of eval's (the training subsample, one metric of the reference column or of
+    the synthetic ones, …), seeded by `--seed` and its names: a store's numbers are the same whichever other stores
+    and metrics one eval holds, and whatever its name; and every synthetic store meets the same real subsamples
+    (common random numbers), so that two columns differ by their stores, not by the people each was compared with."""
     return np.random.default_rng([seed, *(zlib.crc32(key.encode()) for key in keys)])
 
 

@@ -110,20 +110,25 @@ def test_copies_of_training_people_read_as_copies(real_store, tmp_path):
     assert any("by closest synthetic kin" in flag for flag in copies["flags"])
 
 
-def test_a_stores_numbers_do_not_depend_on_what_else_its_eval_holds(real_store, stores):
-    """Each draw of eval's has its own seeded stream (the store's name and the metric): a store reads the same
-    evaluated alone or beside another, with one metric or several, and the real column the same throughout."""
+def test_a_stores_numbers_do_not_depend_on_what_else_its_eval_holds_nor_on_its_name(real_store, stores):
+    """Each draw of eval's has its own seeded stream (the metric, and which column): a store reads the same
+    evaluated alone or beside another, with one metric or several, under any name, and the real column the same
+    throughout; two stores meet the same real subsamples, so the same store twice reads the same twice."""
     from dataclasses import replace
 
     both = evaluate([stores / "gauss.zarr", stores / "mosaic.h5"], real_store,
                     replace(FAST, metrics=("aa", "nn", "genotype", "kinship")), names=["g", "m"])
     for metrics in (("aa",), ("nn",), ("genotype", "kinship")):
-        alone = evaluate([stores / "mosaic.h5"], real_store, replace(FAST, metrics=metrics), names=["m"])
+        alone = evaluate([stores / "mosaic.h5"], real_store, replace(FAST, metrics=metrics), names=["renamed"])
         for key in {"aa": ("aa", "privacy_loss"), "nn": ("nn_test",), "genotype": ("genotype", "kinship")}[metrics[0]]:
-            assert alone["synthetic"]["m"][key] == both["synthetic"]["m"][key], key
+            assert alone["synthetic"]["renamed"][key] == both["synthetic"]["m"][key], key
             if key in alone["real"]:
                 assert alone["real"][key] == both["real"][key], key
     assert both["synthetic"]["m"]["aa"] != both["synthetic"]["g"]["aa"]
+    twice = evaluate([stores / "gauss.zarr", stores / "gauss.zarr"], real_store,
+                     replace(FAST, metrics=("aa", "nn", "privacy")), names=["one", "two"])["synthetic"]
+    assert {k: v for k, v in twice["one"].items() if k != "seconds"} == {k: v for k, v in twice["two"].items()
+                                                                          if k != "seconds"}
 
 
 def test_distance_metrics_use_every_person_of_the_larger_set_in_equal_rounds():

@@ -204,7 +204,8 @@ def _report(summary: dict[str, Any], result: dict[str, Any], config: DemoConfig)
         "## Evaluation",
         "",
         f"Synthetic stores are compared with the real train split and the balanced held-out split on equal-size "
-        f"subsamples ({result['settings']['subsample']}; at least {config.repeats}); the *real* column "
+        f"subsamples ({result['settings']['subsample']}; at least {config.repeats}; the same real people for every "
+        "store); the *real* column "
         "is the same metric between real train and real held-out people. TSTR: classifiers trained on each store "
         f"({config.repeats} seeds), tested on the real held-out people; *real* = trained on real train. Baselines "
         "are reference generators (`genomesynth baseline`) that any model should beat on privacy or fidelity.",

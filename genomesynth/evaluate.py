@@ -182,149 +182,183 @@ def evaluate(
     if len(names) != len(sets) or len(set(names)) != len(names):
         raise GenomesynthError(f"--name: give one distinct name per synthetic store ({len(sets)} here: the parts of "
                                "a sharded draw are one)")
-    metrics = set(config.metrics)
     with open_store(real) as real_store, ExitStack() as closing:
+        columns = _Columns(real, real_store, config, closing)
+        task = progress.add_task("evaluating", total=len(sets) + 1, status="real reference")
+        result = _result_skeleton(real, real_store, dict(zip(names, sets)), columns.n_train, columns.n_test, config)
+        earlier = _earlier_reference(config.reference, result) if config.reference else None
+        result["real"] = columns.reference(earlier)
+        progress.advance(task)
+        for name, paths in zip(names, sets):
+            progress.update(task, status=name)
+            result["synthetic"][name] = columns.synthetic(paths)
+            progress.advance(task)
+    return result
+
+
+class _Columns:
+    """One eval's columns against one real store: the real training and held-out people, loaded once, and the
+    classifier runner (`__init__`); the reference column — the same metrics between real train and real held-out
+    people — with what every synthetic column reuses of it (`reference`); then one synthetic store's column
+    (`synthetic`). Every classifier fit of a column is submitted first and awaited last: with workers they train
+    side by side while this process computes the column's other metrics (none of which they depend on)."""
+
+    def __init__(self, real: str | Path, real_store: Store, config: EvalConfig, closing: ExitStack) -> None:
         if real_store.role != "real":
             raise GenomesynthError(f"{real}: role is {real_store.role!r}; --real must be a store from `compress`")
-        mask = real_store.mask()
-        mean, std = real_store.read("stats/mean"), real_store.read("stats/std")
+        self.real_store, self.config, self.metrics = real_store, config, set(config.metrics)
+        self.mask = real_store.mask()
+        self.mean, self.std = real_store.read("stats/mean"), real_store.read("stats/std")
         split = real_store.split()
-        train_idx, test_idx = np.flatnonzero(split == "train"), np.flatnonzero(split == "test")
-        if len(test_idx) < 2 or len(train_idx) < 2:
+        train_idx, self.test_idx = np.flatnonzero(split == "train"), np.flatnonzero(split == "test")
+        self.n_train, self.n_test = len(train_idx), len(self.test_idx)
+        if self.n_test < 2 or self.n_train < 2:
             raise GenomesynthError(
-                f"{real}: {len(train_idx)} training and {len(test_idx)} held-out people; evaluation needs at least "
+                f"{real}: {self.n_train} training and {self.n_test} held-out people; evaluation needs at least "
                 "2 of each (compress a larger cohort with --test-fraction > 0)"
             )
-        cap = config.max_people
-        train_sub = np.sort(_stream(config.seed, "training people").choice(train_idx, min(cap, len(train_idx)),
-                                                                         replace=False))
-        train, train_full = _load(real_store, train_sub, mask)
-        test, test_full = _load(real_store, test_idx, mask)
+        train_sub = np.sort(_stream(config.seed, "training people").choice(
+            train_idx, min(config.max_people, self.n_train), replace=False))
+        self.train, self.train_full = _load(real_store, train_sub, self.mask)
+        self.test, self.test_full = _load(real_store, self.test_idx, self.mask)
         n_classes = len(real_store.label_names)
-        labelled = n_classes > 1
-        budget = ClassifierBudget(epochs=config.classifier_epochs, patience=config.classifier_patience or None)
-        dev = config.device
-        task = progress.add_task("evaluating", total=len(sets) + 1, status="real reference")
-
-        test_keep = test.labels >= 0
-        test_x, test_y = test.standardised(mean, std, mask, test_full)[test_keep], test.labels[test_keep]
-
+        self.labelled = n_classes > 1
+        test_keep = self.test.labels >= 0
+        test_x = self.test.standardised(self.mean, self.std, self.mask, self.test_full)[test_keep]
         # worker processes pay where fits take seconds (a transformer or CNN); MLP fits train here
-        slow_fits = labelled and "tstr" in metrics and bool(set(config.classifiers) - {"mlp"})
-        runner = closing.enter_context(FitRunner(test_x, test_y, mask, n_classes, budget, dev,
-                                                  config.workers if slow_fits else 1))
+        slow_fits = self.labelled and "tstr" in self.metrics and bool(set(config.classifiers) - {"mlp"})
+        budget = ClassifierBudget(epochs=config.classifier_epochs, patience=config.classifier_patience or None)
+        self.runner = closing.enter_context(FitRunner(test_x, self.test.labels[test_keep], self.mask, n_classes,
+                                                      budget, config.device, config.workers if slow_fits else 1))
+        self.real_people: People | None = None  # the training people, as the classifiers see them
+        self.subsets: list[list[np.ndarray]] = []  # the small real subsets the augmentation curves start from
+        self.real_only: list[float] | None = None  # the augmentation curve of the real subsets alone
+        self.axes: np.ndarray | None = None  # the training people's principal axes (dispersion)
+        self.train_std: np.ndarray | None = None
+        self.decoded: _DecodedSide | None = None
 
-        def labelled_people(x: _Set, full: np.ndarray) -> People | None:
-            """The set's people with a label, handed to the classifier runner (None: fewer than 2 labels among them)."""
-            keep = x.labels >= 0
-            if len(np.unique(x.labels[keep])) < 2:
-                return None
-            return runner.people(x.standardised(mean, std, mask, full)[keep], x.labels[keep])
-
-        def aa_pair(a: np.ndarray, b: np.ndarray, n: int, rng: np.random.Generator) -> dict[str, float]:
-            return _rounds(lambda x, y: adversarial_accuracy(x, y, dev), a, b, n, config.repeats, rng)
-
-        def nn_pair(a: np.ndarray, b: np.ndarray, n: int, rng: np.random.Generator) -> float:
-            return _rounds(lambda x, y: nn_test(x, y, config.k, dev), a, b, n, config.repeats, rng)
-
-        n_test = len(test_idx)
-        result = _result_skeleton(real, real_store, dict(zip(names, sets)), len(train_idx), n_test, config)
-        ref = result["real"]
-        earlier = _earlier_reference(config.reference, result) if config.reference else None
+    def reference(self, earlier: dict[str, Any] | None) -> dict[str, Any]:
+        """The real column (train against held-out people); with `earlier` (an earlier eval's real column, same
+        store and settings), its classifier scores instead of training them again."""
         started = time.perf_counter()
-        # every classifier fit of a column is submitted first and awaited last: with workers they train side by
-        # side while this process computes the column's other metrics (none of which they depend on)
-        real_people = labelled_people(train, train_full) if labelled and metrics & {"tstr", "augment"} else None
-        ref_tstr = (submit_tstr(runner, real_people, config.classifiers, config.repeats, config.seed)
-                    if "tstr" in metrics and real_people is not None and earlier is None else None)
-        if "augment" in metrics and real_people is not None:
-            subsets = small_subsets(train.labels[train.labels >= 0], AUGMENT_FRACTIONS, config.repeats, config.seed)
-
-            def curve(extra: People | None, rest: bool = False) -> Callable[[], list[float]]:
-                return submit_augmentation(runner, real_people, subsets, extra, config.seed, config.classifiers[0], rest)
-
+        config, metrics, train, test = self.config, self.metrics, self.train, self.test
+        ref: dict[str, Any] = {}
+        self.real_people = (self._labelled_people(train, self.train_full)
+                            if self.labelled and metrics & {"tstr", "augment"} else None)
+        tstr = (submit_tstr(self.runner, self.real_people, config.classifiers, config.repeats, config.seed)
+                if "tstr" in metrics and self.real_people is not None and earlier is None else None)
+        curves = None
+        if "augment" in metrics and self.real_people is not None:
+            self.subsets = small_subsets(train.labels[train.labels >= 0], AUGMENT_FRACTIONS, config.repeats,
+                                         config.seed)
             if earlier is None:
-                real_only_curve, rest_curve = curve(None), curve(None, rest=True)
-        axes = None
+                curves = self._curve(None), self._curve(None, rest=True)
         if "dispersion" in metrics:
-            train_std = train.standardised(mean, std, mask, train_full)[:, mask]
-            axes = principal_axes(train_std)
-            ref["dispersion"] = dispersion(train_std, test.standardised(mean, std, mask, test_full)[:, mask], axes,
+            self.train_std = train.standardised(self.mean, self.std, self.mask, self.train_full)[:, self.mask]
+            self.axes = principal_axes(self.train_std)
+            ref["dispersion"] = dispersion(self.train_std, self._standardised(test, self.test_full), self.axes,
                                            label_weights(train.labels, test.labels))
         if "aa" in metrics:
-            ref["aa"] = aa_pair(train.raw, test.raw, n_test, _stream(config.seed, "aa", "real"))
+            ref["aa"] = self._aa(train.raw, test.raw, self.n_test, _stream(config.seed, "aa", "real"))
         if "privacy" in metrics:  # a held-out person who is a training person under another id is no new person
-            twins = near_identical(test.standardised_real(mean, std, mask), train.standardised_real(mean, std, mask), dev)
-            ref["held_out_twins"] = [str(i) for i in np.asarray(real_store.sample_id().tolist())[test_idx[twins]]]
+            twins = near_identical(test.standardised_real(self.mean, self.std, self.mask),
+                                   train.standardised_real(self.mean, self.std, self.mask), config.device)
+            ids = np.asarray(self.real_store.sample_id().tolist())
+            ref["held_out_twins"] = [str(i) for i in ids[self.test_idx[twins]]]
             if len(twins):
                 ref.setdefault("notes", []).append(_twins_note(ref["held_out_twins"]))
         if "nn" in metrics:
-            ref["nn_test"] = nn_pair(train.raw, test.raw, n_test, _stream(config.seed, "nn", "real"))
-        decoded = _DecodedSide(real_store, metrics, config, train, train_full, test, test_full)
-        ref.update(decoded.reference)
+            ref["nn_test"] = self._nn(train.raw, test.raw, self.n_test, _stream(config.seed, "nn", "real"))
+        self.decoded = _DecodedSide(self.real_store, metrics, config, train, self.train_full, test, self.test_full)
+        ref.update(self.decoded.reference)
         if earlier is not None:
             _check_reference(config.reference, ref, earlier)
             ref.update({key: earlier[key] for key in ("tstr", "augment") if key in earlier})
             if "augment" in ref:
-                real_only = ref["augment"]["real_only"]
-        if ref_tstr is not None:
-            ref["tstr"] = ref_tstr()
-        if "augment" in metrics and real_people is not None and earlier is None:
-            real_only, with_rest = real_only_curve(), rest_curve()
+                self.real_only = ref["augment"]["real_only"]
+        if tstr is not None:
+            ref["tstr"] = tstr()
+        if curves is not None:
+            self.real_only, with_rest = curves[0](), curves[1]()
             ref["augment"] = {"fractions": list(AUGMENT_FRACTIONS), "classifier": config.classifiers[0],
-                              "real_only": real_only, "augmented": with_rest,
-                              "gain": float(np.mean(np.subtract(with_rest, real_only)))}
-        ref["seconds"] = round(time.perf_counter() - started, 2)  # loading the real sets and the reference column
-        progress.advance(task)
+                              "real_only": self.real_only, "augmented": with_rest,
+                              "gain": float(np.mean(np.subtract(with_rest, self.real_only)))}
+        ref["seconds"] = round(time.perf_counter() - started, 2)  # the reference column (the real sets load before)
+        return ref
 
-        for name, paths in zip(names, sets):
-            progress.update(task, status=name)
-            started = time.perf_counter()
-            with ExitStack() as opened:
-                syn_store = _one_set([opened.enter_context(open_store(path)) for path in paths])
-                _check_compatible(real_store, syn_store)
-                if syn_store.n_people < 2:
-                    raise GenomesynthError(f"{syn_store.path}: {syn_store.n_people} synthetic people; evaluation needs at least 2")
-                pick = np.sort(_stream(config.seed, "people", "synthetic").choice(syn_store.n_people,
-                                                                           min(cap, syn_store.n_people), replace=False))
-                syn, syn_full = _load(syn_store, pick, mask)
-                syn_attrs = dict(syn_store.attrs)
-            out: dict[str, Any] = {"people": len(pick)}
-            n = min(len(pick), n_test)
-            syn_people = (labelled_people(syn, syn_full) if real_people is not None and metrics & {"tstr", "augment"}
-                          else None)
-            syn_tstr = (submit_tstr(runner, syn_people, config.classifiers, config.repeats, config.seed)
-                        if "tstr" in metrics and syn_people is not None else None)
-            added_curve = curve(syn_people) if "augment" in metrics and syn_people is not None else None
-            if syn_tstr is None and "tstr" in metrics and real_people is not None:  # e.g. another generator's VCF encoded without --labels
-                out.setdefault("notes", []).append("TSTR skipped: the store has fewer than 2 labels among its people")
-            if axes is not None:
-                out["dispersion"] = dispersion(train_std, syn.standardised(mean, std, mask, syn_full)[:, mask], axes,
-                                               label_weights(train.labels, syn.labels))
-            if "aa" in metrics:
-                rng = _stream(config.seed, "aa", "synthetic")
-                out["aa"] = {"train": aa_pair(train.raw, syn.raw, n, rng), "test": aa_pair(test.raw, syn.raw, n, rng),
-                             # copy-sensitive (Yale et al.): against the whole training set, not a held-out-sized part
-                             "train_whole": aa_pair(train.raw, syn.raw, min(len(train.raw), len(syn.raw)), rng)}
-                out["privacy_loss"] = out["aa"]["test"]["aa"] - out["aa"]["train"]["aa"]
-            if "nn" in metrics:
-                rng = _stream(config.seed, "nn", "synthetic")
-                out["nn_test"] = {"train": nn_pair(syn.raw, train.raw, n, rng), "test": nn_pair(syn.raw, test.raw, n, rng)}
-            if "privacy" in metrics:
-                out.update(privacy(syn.raw, train.raw, test.raw, config.seed, dev, train.labels, test.labels,
-                                   scale=(mean[mask], std[mask]), synthetic_labels=syn.labels))
-            decoded.compare(out, syn, syn_full, syn_attrs, _stream(config.seed, "decoded", "synthetic"))
-            if syn_tstr is not None:
-                out["tstr"] = syn_tstr()
-            if added_curve is not None:
-                added = added_curve()
-                out["augment"] = {"augmented": added, "real_only": real_only,
-                                  "gain": float(np.mean(np.subtract(added, real_only)))}
-            del syn_people  # its shared memory goes with it
-            out["seconds"] = round(time.perf_counter() - started, 2)
-            result["synthetic"][name] = out
-            progress.advance(task)
-    return result
+    def synthetic(self, paths: list[Path]) -> dict[str, Any]:
+        """One synthetic store's column (the parts of a sharded draw are one store). Its people are compared with
+        the same real people as every other store's (common random numbers: `_stream`)."""
+        started = time.perf_counter()
+        config, metrics, train, test = self.config, self.metrics, self.train, self.test
+        with ExitStack() as opened:
+            syn_store = _one_set([opened.enter_context(open_store(path)) for path in paths])
+            _check_compatible(self.real_store, syn_store)
+            if syn_store.n_people < 2:
+                raise GenomesynthError(f"{syn_store.path}: {syn_store.n_people} synthetic people; evaluation needs "
+                                       "at least 2")
+            pick = np.sort(_stream(config.seed, "people", "synthetic").choice(
+                syn_store.n_people, min(config.max_people, syn_store.n_people), replace=False))
+            syn, syn_full = _load(syn_store, pick, self.mask)
+            syn_attrs = dict(syn_store.attrs)
+        out: dict[str, Any] = {"people": len(pick)}
+        n = min(len(pick), self.n_test)
+        syn_people = (self._labelled_people(syn, syn_full) if self.real_people is not None
+                      and metrics & {"tstr", "augment"} else None)
+        tstr = (submit_tstr(self.runner, syn_people, config.classifiers, config.repeats, config.seed)
+                if "tstr" in metrics and syn_people is not None else None)
+        curve = self._curve(syn_people) if "augment" in metrics and syn_people is not None else None
+        # e.g. another generator's VCF encoded without --labels
+        if tstr is None and "tstr" in metrics and self.real_people is not None:
+            out.setdefault("notes", []).append("TSTR skipped: the store has fewer than 2 labels among its people")
+        if self.axes is not None and self.train_std is not None:
+            out["dispersion"] = dispersion(self.train_std, self._standardised(syn, syn_full), self.axes,
+                                           label_weights(train.labels, syn.labels))
+        if "aa" in metrics:
+            rng = _stream(config.seed, "aa", "synthetic")
+            out["aa"] = {"train": self._aa(train.raw, syn.raw, n, rng), "test": self._aa(test.raw, syn.raw, n, rng),
+                         # copy-sensitive (Yale et al.): against the whole training set, not a held-out-sized part
+                         "train_whole": self._aa(train.raw, syn.raw, min(len(train.raw), len(syn.raw)), rng)}
+            out["privacy_loss"] = out["aa"]["test"]["aa"] - out["aa"]["train"]["aa"]
+        if "nn" in metrics:
+            rng = _stream(config.seed, "nn", "synthetic")
+            out["nn_test"] = {"train": self._nn(syn.raw, train.raw, n, rng),
+                              "test": self._nn(syn.raw, test.raw, n, rng)}
+        if "privacy" in metrics:
+            out.update(privacy(syn.raw, train.raw, test.raw, config.seed, config.device, train.labels, test.labels,
+                               scale=(self.mean[self.mask], self.std[self.mask]), synthetic_labels=syn.labels))
+        assert self.decoded is not None  # `reference` comes first
+        self.decoded.compare(out, syn, syn_full, syn_attrs, _stream(config.seed, "decoded", "synthetic"))
+        if tstr is not None:
+            out["tstr"] = tstr()
+        if curve is not None and self.real_only is not None:
+            added = curve()
+            out["augment"] = {"augmented": added, "real_only": self.real_only,
+                              "gain": float(np.mean(np.subtract(added, self.real_only)))}
+        del syn_people  # its shared memory goes with it
+        out["seconds"] = round(time.perf_counter() - started, 2)
+        return out
+
+    def _standardised(self, x: _Set, full: np.ndarray) -> np.ndarray:
+        return x.standardised(self.mean, self.std, self.mask, full)[:, self.mask]
+
+    def _labelled_people(self, x: _Set, full: np.ndarray) -> People | None:
+        """The set's people with a label, handed to the classifier runner (None: fewer than 2 labels among them)."""
+        keep = x.labels >= 0
+        if len(np.unique(x.labels[keep])) < 2:
+            return None
+        return self.runner.people(x.standardised(self.mean, self.std, self.mask, full)[keep], x.labels[keep])
+
+    def _curve(self, extra: People | None, rest: bool = False) -> Callable[[], list[float]]:
+        assert self.real_people is not None
+        return submit_augmentation(self.runner, self.real_people, self.subsets, extra, self.config.seed,
+                                   self.config.classifiers[0], rest)
+
+    def _aa(self, a: np.ndarray, b: np.ndarray, n: int, rng: np.random.Generator) -> dict[str, float]:
+        return _rounds(lambda x, y: adversarial_accuracy(x, y, self.config.device), a, b, n, self.config.repeats, rng)
+
+    def _nn(self, a: np.ndarray, b: np.ndarray, n: int, rng: np.random.Generator) -> float:
+        return _rounds(lambda x, y: nn_test(x, y, self.config.k, self.config.device), a, b, n, self.config.repeats, rng)
 
 
 class _DecodedSide:

@@ -254,7 +254,7 @@ class _Columns:
             if earlier is None:
                 curves = self._curve(None), self._curve(None, rest=True)
         if "dispersion" in metrics:
-            self.train_std = train.standardised(self.mean, self.std, self.mask, self.train_full)[:, self.mask]
+            self.train_std = self._standardised(train, self.train_full)
             self.axes = principal_axes(self.train_std)
             ref["dispersion"] = dispersion(self.train_std, self._standardised(test, self.test_full), self.axes,
                                            label_weights(train.labels, test.labels))

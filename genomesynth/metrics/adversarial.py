@@ -36,7 +36,7 @@ def nn_test(d1: np.ndarray, d2: np.ndarray, k: int = 10, device: str = "cpu") ->
     return float(np.mean(index < len(d1)))
 
 
-def equal_subsamples(sizes: list[int], rng: np.random.Generator, cap: int | None = None) -> list[np.ndarray]:
-    """Random index sets, one per set, all of the smallest size (at most `cap`)."""
-    n = min(sizes) if cap is None else min(min(sizes), cap)
+def equal_subsamples(sizes: list[int], rng: np.random.Generator) -> list[np.ndarray]:
+    """Random index sets, one per set, all of the smallest size."""
+    n = min(sizes)
     return [np.sort(rng.choice(s, n, replace=False)) for s in sizes]

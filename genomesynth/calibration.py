@@ -106,6 +106,9 @@ def genotype_shares(p: np.ndarray, f: float) -> tuple[np.ndarray, np.ndarray]:
     """P(0) and P(0) + P(1) for ALT frequency p under Hardy–Weinberg with inbreeding F (clipped to what p allows)."""
     q = 1 - p
     pq = p * q
+    if np.isscalar(f) and f == 0:  # drawn people's calls (`DrawnCalls`): the same numbers, 5 array passes, not 14
+        zero = q**2
+        return zero, zero + 2 * pq
     smaller = np.minimum(p, q)
     floor = -np.divide(smaller, 1 - smaller, out=np.zeros_like(p), where=smaller < 1)  # P(0), P(2) ≥ 0
     f_snp = np.clip(f, floor, 1.0)

@@ -29,6 +29,7 @@ from genomesynth.calibration import MODES as CALL_MODES
 from genomesynth.calibration import calibrate, cohort_inbreeding, stored_call_gain, use_calibrated
 from genomesynth.errors import GenomesynthError
 from genomesynth.metrics.adversarial import adversarial_accuracy, nn_test
+from genomesynth.metrics.classifiers import REVISION as CLASSIFIER_REVISION
 from genomesynth.metrics.dispersion import dispersion, label_weights, principal_axes
 from genomesynth.metrics.genotype import GenotypeReference
 from genomesynth.metrics.gwas import Scan, concordance
@@ -436,7 +437,8 @@ def _result_skeleton(real: str | Path, real_store: Store, sets: dict[str, list[P
         "settings": {"metrics": sorted(set(config.metrics)), "classifiers": list(config.classifiers), "k": config.k,
                      "repeats": config.repeats, "max_people": config.max_people, "seed": config.seed,
                      "classifier_epochs": config.classifier_epochs,
-                     "classifier_patience": config.classifier_patience, "device": config.device,
+                     "classifier_patience": config.classifier_patience, "classifier_revision": CLASSIFIER_REVISION,
+                     "device": config.device,
                      "reference": str(config.reference) if config.reference else None, "distance": "angular (Eq. 10)",
                      "subsample": f"equal sizes of min(n_synthetic, n_test={n_test}), "
                                   "in rounds that use every person of the larger set"},
@@ -456,7 +458,7 @@ def _twins_note(twins: list[str]) -> str:
 _SAME_WHEN = ("genomesynth_version",)
 _SAME_INPUTS = ("codec_id", "train", "test", "label_names")
 _SAME_SETTINGS = ("metrics", "classifiers", "k", "repeats", "max_people", "seed", "classifier_epochs",
-                  "classifier_patience", "device")
+                  "classifier_patience", "classifier_revision", "device")
 
 
 def _earlier_reference(path: Path, result: dict[str, Any]) -> dict[str, Any]:

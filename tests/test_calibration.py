@@ -34,6 +34,12 @@ def test_genotype_shares_are_hardy_weinberg_with_the_inbreeding_coefficient(f):
     assert np.allclose((up_to_one - zero)[inside], (2 * p * q * (1 - f))[inside])
 
 
+def test_hardy_weinbergs_shortcut_gives_the_general_formulas_numbers_to_the_bit():
+    p = np.concatenate([[0.0, 1.0, 0.5], np.random.default_rng(0).uniform(size=10_000)])
+    for fast, general in zip(genotype_shares(p, 0.0), genotype_shares(p, np.zeros_like(p))):
+        np.testing.assert_array_equal(fast, general)
+
+
 def two_populations(n: int = 4000, snps: int = 40, seed: int = 0) -> tuple[Codec, np.ndarray, np.ndarray, np.ndarray]:
     """Drawn people of two populations: gene g's first latent is SNP g's dosage, a population mean (a rare
     variant in A, 0.1 more in B: weakly differentiated, as most SNPs are) plus Gaussian spread, as a generator

@@ -194,6 +194,11 @@ def test_a_reused_reference_column_gives_the_scores_of_an_eval_alone(real_store,
     with pytest.raises(GenomesynthError, match="seed 0, this eval has 1"):
         evaluate([stores / "mosaic.h5"], real_store,
                  dataclasses.replace(config, seed=1, reference=tmp_path / "first.json"))
+    older = json.loads(json.dumps(first))
+    del older["settings"]["classifier_revision"]  # classifiers that scored otherwise for the same seed
+    (tmp_path / "older.json").write_text(json.dumps(older))
+    with pytest.raises(GenomesynthError, match="classifier_revision None, this eval has"):
+        evaluate([stores / "mosaic.h5"], real_store, dataclasses.replace(config, reference=tmp_path / "older.json"))
     tampered = json.loads(json.dumps(first))
     tampered["real"]["aa"]["aa"] += 0.01  # as if the earlier eval had seen other people
     (tmp_path / "tampered.json").write_text(json.dumps(tampered))

@@ -215,7 +215,9 @@ def test_the_cnns_pool_is_relu_then_maxpool_to_the_bit_gradients_included(length
     from genomesynth.metrics.classifiers import _ReluMaxPool2
 
     torch.manual_seed(length)
-    h = torch.randn(8, 32, length, requires_grad=True)
+    h = torch.randn(8, 32, length)
+    h[0, :, 1 : length // 2 * 2 : 2] = h[0, :, 0 : length // 2 * 2 : 2]  # ties: the gradient goes to the first
+    h.requires_grad_(True)
     plain = nn.functional.max_pool1d(torch.relu(h), 2)
     upstream = torch.randn_like(plain)
     plain.backward(upstream)
@@ -223,6 +225,27 @@ def test_the_cnns_pool_is_relu_then_maxpool_to_the_bit_gradients_included(length
     ours = _ReluMaxPool2()(h)
     ours.backward(upstream)
     assert torch.equal(ours, plain) and torch.equal(h.grad, expected)
+
+
+def test_the_transformers_dropout_drops_p_of_its_values_from_a_stream_of_its_own():
+    import torch
+
+    from genomesynth.metrics.classifiers import _Dropout, _Transformer, seed_dropouts
+
+    model = _Transformer(torch.ones(16, 8, dtype=torch.bool), 3)
+    seed_dropouts(model, 7)
+    dropouts = [m for m in model.modules() if isinstance(m, _Dropout)]
+    assert len(dropouts) == 6  # three a layer, each layer its own (the encoder deep-copies one layer)
+    x = torch.ones(200, 50, 64)
+    masks = [d(x) for d in dropouts]
+    for out in masks:
+        assert torch.equal(out.unique(), torch.tensor([0.0, 1 / 0.9]))
+        assert abs(float((out == 0).float().mean()) - 0.1) < 0.005  # 640,000 values: sd 0.0004
+    assert all(not torch.equal(masks[0], other) for other in masks[1:])
+    seed_dropouts(model, 7)
+    assert torch.equal(dropouts[0](x), masks[0])  # the same seed, the same masks
+    model.eval()
+    assert torch.equal(dropouts[0](x), x)
 
 
 def test_auc_when_the_held_out_set_holds_two_of_three_classes():

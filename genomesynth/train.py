@@ -1,8 +1,10 @@
 """The training loop: a real store's train split → a masked, label-conditioned DDPM in runs/NAME.
 
-Read top to bottom: config → data → model/optimiser/EMA → (resume) → steps → per-epoch validation,
-metrics.jsonl and checkpoints. Resuming restores every random state and skips the batches an epoch
-already consumed, so a resumed run reproduces the uninterrupted loss curve exactly.
+`train` reads top to bottom: the config (`_run_config`, with the checkpoint to resume from) → the
+people (`_Cohort`) → the prior, network, EMA and optimiser (`_Run`, restored on resume) → per epoch,
+its steps (`_epoch`), then validation, metrics.jsonl and checkpoints (`_close_epoch`). Resuming
+restores every random state and skips the batches an epoch already consumed, so a resumed run
+reproduces the uninterrupted loss curve exactly.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from rich.progress import Progress
+from rich.progress import Progress, TaskID
 
 from genomesynth import __version__, checks
 from genomesynth.backbones import backbone_config, build, parameter_count
@@ -366,24 +368,72 @@ def train(
     length of training and the device), which may only be RESUMABLE ones."""
     run_dir = Path(run_dir)
     progress = progress or quiet()
+    config, state = _run_config(run_dir, config, resume, changes)
+    dist, device = _init_distributed(resolve_device(config.device))
+    torch.manual_seed(config.seed)
+
+    with open_store(store_path) as store:
+        cohort = _Cohort.load(store, config, device, state)
+        run = _Run(config, store, cohort, device, dist, state)
+        log = _open_run_dir(run_dir, run, resumed=state is not None)
+        started, seen = time.perf_counter(), 0
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        task = progress.add_task(f"training {config.backbone}", total=run.total_steps, completed=run.at.step, status="")
+        train_loss = val_loss = float("nan")
+        while run.at.step < run.total_steps:
+            seen += _epoch(run, cohort, progress, task, run_dir, store_path)
+            record = _close_epoch(run, cohort, log, time.perf_counter() - started, run_dir)
+            train_loss, val_loss = record["train_loss"], record.get("val_loss", val_loss)
+            if record.get("partial"):
+                break
+        run.checkpoint(run_dir / "last.pt")
+        if dist.world > 1:
+            torch.distributed.barrier()
+    seconds = time.perf_counter() - started
+    peak = (torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda"
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return TrainSummary(
+        run=str(run_dir), backbone=config.backbone, parameters=parameter_count(run.model), device=str(device),
+        steps=run.at.step, epochs=run.at.epoch, train_loss=train_loss, val_loss=val_loss, best_val_loss=run.at.best_val,
+        seconds=seconds, samples_per_second=seen / max(seconds, 1e-9), peak_memory_mb=peak,
+        prior_axes_from=run.axes_from,
+    )
+
+
+def _run_config(run_dir: Path, config: TrainConfig | None, resume: bool,
+                changes: set[str] | None) -> tuple[TrainConfig, dict[str, Any] | None]:
+    """The run's config and, on `resume`, its last checkpoint; a folder that cannot take the run is refused."""
     if run_dir.exists() and not run_dir.is_dir():
         raise GenomesynthError(f"{run_dir}: is a file; give a folder for the run (-o)")
     state = load_checkpoint(run_dir, "last") if resume else None
     if state is not None:
         config = _resumed_config(run_dir, TrainConfig(**{"prior": "isotropic", **state["config"]}),  # pre-prior runs
                                  config, changes)
-    config = config or TrainConfig()
     if not resume and (run_dir / "last.pt").exists():
         raise GenomesynthError(f"{run_dir}: already holds a run; pass --resume to continue it or choose another -o")
-    dist, device = _init_distributed(resolve_device(config.device))
-    torch.manual_seed(config.seed)
+    return config or TrainConfig(), state
 
-    with open_store(store_path) as store:
+
+@dataclass
+class _Cohort:
+    """The store's training people as a run sees them: the people it fits and its validation people (labels with
+    the null class `null` for "no label"), the mask, and what a checkpoint keeps of the store (`reference`)."""
+
+    data: LatentData
+    val: LatentData | None
+    mask: torch.Tensor
+    names: list[str]
+    null: int
+    reference: dict[str, Any]
+
+    @classmethod
+    def load(cls, store: Store, config: TrainConfig, device: torch.device, state: dict[str, Any] | None) -> _Cohort:
         if store.role != "real":
             raise GenomesynthError(f"{store.path}: role is {store.role!r}; train on a real store from `compress`")
         if state is not None and state["store"]["codec_id"] != store.attrs.get("codec_id"):
             raise GenomesynthError(f"{store.path}: not the store this run was trained on; resume with the same store")
-        labels_all = store.label()
+        labels = store.label()
         names = store.label_names
         train_people = np.flatnonzero(store.split() == "train")
         if len(train_people) < MIN_TRAIN_PEOPLE:
@@ -392,122 +442,141 @@ def train(
                 "(compress a larger cohort, or lower --test-fraction)"
             )
         val_people, fit_people = validation_split(train_people, config.val_fraction, config.seed)
-        n_val = len(val_people)
         null = len(names)
-        y_all = np.where(labels_all >= 0, labels_all, null)
-        data = LatentData(store, fit_people, y_all[fit_people], device, config.memory_budget_gb)
-        val = LatentData(store, val_people, y_all[val_people], device, config.memory_budget_gb) if n_val else None
-        mask = data.mask.to(device)
-        store_ref = _store_reference(store, data, labels_all[train_people])
+        y = np.where(labels >= 0, labels, null)
+        data = LatentData(store, fit_people, y[fit_people], device, config.memory_budget_gb)
+        val = LatentData(store, val_people, y[val_people], device, config.memory_budget_gb) if len(val_people) else None
+        return cls(data, val, data.mask.to(device), names, null, _store_reference(store, data, labels[train_people]))
 
+
+@dataclass
+class _Counters:
+    """Where a run stands: what a checkpoint saves besides the weights, and resume restores."""
+
+    step: int = 0
+    epoch: int = 0
+    batch_in_epoch: int = 0
+    best_val: float = float("inf")
+    running: list[float] = field(default_factory=lambda: [0.0, 0])
+    """The epoch's summed training loss and its number of steps so far."""
+
+
+class _Run:
+    """What a run trains and checkpoints: the prior, the network and its EMA, the optimiser, the schedule, the
+    noise generator and the counters (`at`) — built new, or restored from a checkpoint's `state`."""
+
+    def __init__(self, config: TrainConfig, store: Store, cohort: _Cohort, device: torch.device, dist: _Distributed,
+                 state: dict[str, Any] | None) -> None:
+        self.config, self.dist, self.device, self.store_reference = config, dist, device, cohort.reference
         if state is not None:
-            prior, axes_from = checkpoint_prior(state), state.get("prior_axes_from")
+            prior, self.axes_from = checkpoint_prior(state), state.get("prior_axes_from")
         else:
-            prior, axes_from = fit_prior(config, data, len(names))
-        prior = prior.to(device)
-        bcfg = backbone_config(config.backbone, config.preset, config.model)
-        model = build(config.backbone, store.n_genes_padded, len(names), bcfg).to(device)
-        ema = copy.deepcopy(model).eval().requires_grad_(False)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-        schedule = Schedule.named(config.schedule, config.timesteps)
-        per_rank = max(1, config.batch_size // dist.world)
-        steps_per_epoch = math.ceil(len(data) / config.batch_size)
-        total_steps = config.max_steps or config.epochs * steps_per_epoch
-        generator = torch.Generator(device=device).manual_seed(config.seed * 1000 + dist.rank)
-        step, epoch, batch_in_epoch, best_val = 0, 0, 0, float("inf")
-        running = [0.0, 0]
+            prior, self.axes_from = fit_prior(config, cohort.data, len(cohort.names))
+        self.prior = prior.to(device)
+        self.backbone = backbone_config(config.backbone, config.preset, config.model)
+        self.model = build(config.backbone, store.n_genes_padded, len(cohort.names), self.backbone).to(device)
+        self.ema = copy.deepcopy(self.model).eval().requires_grad_(False)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self.schedule = Schedule.named(config.schedule, config.timesteps)
+        self.per_rank = max(1, config.batch_size // dist.world)
+        self.batches_per_epoch = math.ceil(len(cohort.data) / config.batch_size)
+        self.total_steps = config.max_steps or config.epochs * self.batches_per_epoch
+        self.generator = torch.Generator(device=device).manual_seed(config.seed * 1000 + dist.rank)
+        self.at = _Counters()
         if state is not None:
-            model.load_state_dict(state["model"])
-            ema.load_state_dict(state["ema"])
-            optimizer.load_state_dict(state["optimizer"])
-            generator.set_state(state["rng"]["generator"])
-            step, epoch, batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
-            best_val, running = state["best_val"], state["running"]
-        net: torch.nn.Module = model
+            self.model.load_state_dict(state["model"])
+            self.ema.load_state_dict(state["ema"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.generator.set_state(state["rng"]["generator"])
+            self.at = _Counters(state["step"], state["epoch"], state["batch_in_epoch"], state["best_val"],
+                                state["running"])
+        net: torch.nn.Module = self.model
         if dist.world > 1:
-            net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
-        denoiser = PriorResidual(net, schedule, prior)
-        ema_denoiser = PriorResidual(ema, schedule, prior)
+            net = torch.nn.parallel.DistributedDataParallel(self.model,
+                                                            device_ids=[device] if device.type == "cuda" else None)
+        self.denoiser = PriorResidual(net, self.schedule, self.prior)
+        self.ema_denoiser = PriorResidual(self.ema, self.schedule, self.prior)
+        self.meta = {"genomesynth_version": __version__, "provenance": provenance(
+            "train", [Path(store.path), *([Path(config.prior_reference)] if config.prior_reference else [])],
+            config.seed, asdict(config))}
 
-        run_dir.mkdir(parents=True, exist_ok=True)
-        log = run_dir / "metrics.jsonl"
-        if dist.main:
-            _start_log(log, resumed_at=step if state is not None else None)
-        meta = {
-            "genomesynth_version": __version__,
-            "provenance": provenance("train", [Path(store.path), *([Path(config.prior_reference)] if config.prior_reference else [])],
-                                     config.seed, asdict(config)),
-        }
-        if dist.main and state is None:
-            (run_dir / "config.json").write_text(json.dumps(
-                {"train": asdict(config), "backbone": asdict(bcfg), "parameters": parameter_count(model),
-                 "prior": {**prior.describe(), "axes_from": axes_from}, **meta},
-                indent=2, default=str))
+    def checkpoint(self, path: Path) -> None:
+        """Save everything a resume or `sample` needs (the main process only)."""
+        if not self.dist.main:
+            return
+        at = self.at
+        save_checkpoint(path, {
+            "format": CHECKPOINT_FORMAT, "config": asdict(self.config), "backbone_config": asdict(self.backbone),
+            "model": self.model.state_dict(), "ema": self.ema.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "step": at.step, "epoch": at.epoch, "batch_in_epoch": at.batch_in_epoch, "best_val": at.best_val,
+            "running": at.running, "rng": {"generator": self.generator.get_state()}, "store": self.store_reference,
+            "prior": {k: v.cpu() for k, v in self.prior.state_dict().items()}, "prior_axes_from": self.axes_from,
+            **self.meta,
+        })
 
-        def checkpoint(name: str) -> None:
-            if not dist.main:
-                return
-            save_checkpoint(run_dir / f"{name}.pt", {
-                "format": CHECKPOINT_FORMAT, "config": asdict(config), "backbone_config": asdict(bcfg),
-                "model": model.state_dict(), "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
-                "step": step, "epoch": epoch, "batch_in_epoch": batch_in_epoch, "best_val": best_val,
-                "running": running, "rng": {"generator": generator.get_state()}, "store": store_ref,
-                "prior": {k: v.cpu() for k, v in prior.state_dict().items()}, "prior_axes_from": axes_from, **meta,
-            })
 
-        started, seen = time.perf_counter(), 0
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(device)
-        task = progress.add_task(f"training {config.backbone}", total=total_steps, completed=step, status="")
-        train_loss = val_loss = float("nan")
-        while step < total_steps:
-            order = data.order(config.seed, epoch, pool=config.batch_size * 16)
-            batches = [order[i : i + config.batch_size] for i in range(0, len(order), config.batch_size)]
-            model.train()
-            for k in range(batch_in_epoch, len(batches)):
-                if step >= total_steps:
-                    break
-                mine = batches[k][dist.rank * per_rank : (dist.rank + 1) * per_rank]
-                if len(mine) == 0:
-                    mine = batches[k][:1]
-                x0, y = data.batch(mine)
-                loss = _loss(denoiser, schedule, x0, y, mask, null, config.p_uncond, generator, device)
-                if not torch.isfinite(loss):
-                    raise _diverged(run_dir, store_path, loss.item(), step, epoch, config.lr)
-                _optimise(loss, model, ema, optimizer, config, step, total_steps)
-                step += 1
-                batch_in_epoch = k + 1
-                seen += len(batches[k])
-                running[0] += loss.item()
-                running[1] += 1
-                progress.update(task, completed=step, status=f"epoch {epoch} loss {running[0] / running[1]:.4f}")
-            partial = batch_in_epoch < len(batches)  # stopped mid-epoch by max_steps
-            train_loss = running[0] / max(running[1], 1)
-            record = _epoch_record(config, epoch, step, total_steps, train_loss, time.perf_counter() - started, partial,
-                                   model, ema_denoiser if dist.main else None, val, mask)
-            val_loss = record.get("val_loss", val_loss)
-            if not partial:
-                epoch, batch_in_epoch, running = epoch + 1, 0, [0.0, 0]
-            if dist.main:
-                with open(log, "a") as handle:
-                    handle.write(json.dumps(record) + "\n")
-                if val is not None and record.get("val_loss", float("inf")) < best_val:
-                    best_val = record["val_loss"]
-                    checkpoint("best")
-                checkpoint("last")
-            if partial:
-                break
-        checkpoint("last")
-        if dist.world > 1:
-            torch.distributed.barrier()
-    seconds = time.perf_counter() - started
-    peak = (torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda"
-            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    return TrainSummary(
-        run=str(run_dir), backbone=config.backbone, parameters=parameter_count(model), device=str(device),
-        steps=step, epochs=epoch, train_loss=train_loss, val_loss=val_loss, best_val_loss=best_val,
-        seconds=seconds, samples_per_second=seen / max(seconds, 1e-9), peak_memory_mb=peak, prior_axes_from=axes_from,
-    )
+def _open_run_dir(run_dir: Path, run: _Run, resumed: bool) -> Path:
+    """Create the run's folder, start (or trim, on resume) its metrics.jsonl and, for a new run, write config.json."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log = run_dir / "metrics.jsonl"
+    if run.dist.main:
+        _start_log(log, resumed_at=run.at.step if resumed else None)
+    if run.dist.main and not resumed:
+        (run_dir / "config.json").write_text(json.dumps(
+            {"train": asdict(run.config), "backbone": asdict(run.backbone), "parameters": parameter_count(run.model),
+             "prior": {**run.prior.describe(), "axes_from": run.axes_from}, **run.meta},
+            indent=2, default=str))
+    return log
+
+
+def _epoch(run: _Run, cohort: _Cohort, progress: Progress, task: TaskID, run_dir: Path, store_path: str | Path) -> int:
+    """The rest of the current epoch's batches (from `at.batch_in_epoch`; until `total_steps`): one optimiser step
+    each. Returns the people seen."""
+    config, at, dist = run.config, run.at, run.dist
+    order = cohort.data.order(config.seed, at.epoch, pool=config.batch_size * 16)
+    batches = [order[i : i + config.batch_size] for i in range(0, len(order), config.batch_size)]
+    run.model.train()
+    seen = 0
+    for k in range(at.batch_in_epoch, len(batches)):
+        if at.step >= run.total_steps:
+            break
+        mine = batches[k][dist.rank * run.per_rank : (dist.rank + 1) * run.per_rank]
+        if len(mine) == 0:
+            mine = batches[k][:1]
+        x0, y = cohort.data.batch(mine)
+        loss = _loss(run.denoiser, run.schedule, x0, y, cohort.mask, cohort.null, config.p_uncond, run.generator,
+                     run.device)
+        if not torch.isfinite(loss):
+            raise _diverged(run_dir, store_path, loss.item(), at.step, at.epoch, config.lr)
+        _optimise(loss, run.model, run.ema, run.optimizer, config, at.step, run.total_steps)
+        at.step += 1
+        at.batch_in_epoch = k + 1
+        seen += len(batches[k])
+        at.running[0] += loss.item()
+        at.running[1] += 1
+        progress.update(task, completed=at.step, status=f"epoch {at.epoch} loss {at.running[0] / at.running[1]:.4f}")
+    return seen
+
+
+def _close_epoch(run: _Run, cohort: _Cohort, log: Path, seconds: float, run_dir: Path) -> dict[str, Any]:
+    """The epoch's line of metrics.jsonl (with the validation loss where due) and its checkpoints — `best.pt` when
+    the validation loss is the lowest yet, `last.pt` always; the counters move on to the next epoch unless
+    max_steps stopped this one partway (the record is then `partial`)."""
+    at = run.at
+    partial = at.batch_in_epoch < run.batches_per_epoch
+    record = _epoch_record(run.config, at.epoch, at.step, run.total_steps, at.running[0] / max(at.running[1], 1),
+                           seconds, partial, run.model, run.ema_denoiser if run.dist.main else None, cohort.val,
+                           cohort.mask)
+    if not partial:
+        at.epoch, at.batch_in_epoch, at.running = at.epoch + 1, 0, [0.0, 0]
+    if run.dist.main:
+        with open(log, "a") as handle:
+            handle.write(json.dumps(record) + "\n")
+        if cohort.val is not None and record.get("val_loss", float("inf")) < at.best_val:
+            at.best_val = record["val_loss"]
+            run.checkpoint(run_dir / "best.pt")
+        run.checkpoint(run_dir / "last.pt")
+    return record
 
 
 def validation_split(train_people: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -107,7 +107,7 @@ def genotype_shares(p: np.ndarray, f: float) -> tuple[np.ndarray, np.ndarray]:
     q = 1 - p
     pq = p * q
     if np.isscalar(f) and f == 0:  # drawn people's calls (`DrawnCalls`): the same numbers, 5 array passes, not 14
-        zero = q**2
+        zero = (q**2).astype(np.float64)  # in float64 for float32 p too, as the clipped F below makes them
         return zero, zero + 2 * pq
     smaller = np.minimum(p, q)
     floor = -np.divide(smaller, 1 - smaller, out=np.zeros_like(p), where=smaller < 1)  # P(0), P(2) ≥ 0

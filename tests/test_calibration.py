@@ -36,8 +36,11 @@ def test_genotype_shares_are_hardy_weinberg_with_the_inbreeding_coefficient(f):
 
 def test_hardy_weinbergs_shortcut_gives_the_general_formulas_numbers_to_the_bit():
     p = np.concatenate([[0.0, 1.0, 0.5], np.random.default_rng(0).uniform(size=10_000)])
-    for fast, general in zip(genotype_shares(p, 0.0), genotype_shares(p, np.zeros_like(p))):
-        np.testing.assert_array_equal(fast, general)
+    for dtype in (np.float64, np.float32):  # drawn people's frequencies are float32
+        x = p.astype(dtype)
+        for fast, general in zip(genotype_shares(x, 0.0), genotype_shares(x, np.zeros(len(x)))):
+            assert fast.dtype == general.dtype == np.float64
+            np.testing.assert_array_equal(fast, general)
 
 
 def two_populations(n: int = 4000, snps: int = 40, seed: int = 0) -> tuple[Codec, np.ndarray, np.ndarray, np.ndarray]:

@@ -74,7 +74,8 @@ class _CNN(nn.Module):
 class _ReluMaxPool2(nn.Module):
     """ReLU then MaxPool1d(2), computed as the max of each pair then the ReLU (they commute): the same numbers and
     gradients, with half the ReLU work and without MaxPool1d's slow CPU kernel (an odd last position is dropped,
-    as MaxPool1d drops it). The CNN's epoch: 7 % less time, then 7 % less again with `_PairMax` (docs/PERFORMANCE.md)."""
+    as MaxPool1d drops it). The CNN's epoch: 7 % less time; `_PairMax` then takes a batch's pooling, forward and
+    backward, from 2.2 to 1.3 ms (docs/PERFORMANCE.md)."""
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         return torch.relu(_PairMax.apply(h[..., : h.shape[-1] // 2 * 2]))
@@ -82,8 +83,8 @@ class _ReluMaxPool2(nn.Module):
 
 class _PairMax(torch.autograd.Function):
     """The max of each adjacent pair along the last axis (even length), its gradient to the larger of the pair (the
-    first on a tie, as `max` gives it): an elementwise maximum of two strided views instead of a reduction over pairs,
-    which torch's CPU runs at a sixth of the speed."""
+    first on a tie, as `max` gives it): an elementwise maximum of two strided views instead of torch's CPU reduction
+    over pairs of a (…, length / 2, 2) view, which is several times slower."""
 
     @staticmethod
     def forward(ctx: torch.autograd.function.FunctionCtx, h: torch.Tensor) -> torch.Tensor:
@@ -104,7 +105,9 @@ class _Dropout(nn.Module):
     """`nn.Dropout(p)` whose keep decisions on the CPU come from its own numpy stream (`seed_dropouts`): torch's CPU
     `bernoulli_` takes 6 ns a value, a fifth of the transformer classifier's epoch; a float32 uniform from numpy's
     PCG64 takes half of that. Each value is dropped with probability p exactly (uniform < p) and the rest scaled by
-    1 / (1 − p), as `nn.Dropout` does. On other devices it is `nn.Dropout`."""
+    1 / (1 − p), as `nn.Dropout` does. On other devices it is `nn.Dropout`. Only the transformer uses it: the MLP's
+    and the CNN's dropouts see a few thousand values a batch, and keep torch's stream, so their scores stay those of
+    earlier evals."""
 
     def __init__(self, p: float) -> None:
         super().__init__()

@@ -211,6 +211,61 @@ def _blocks(x: torch.Tensor, rows: torch.Tensor, size: int = 256) -> Iterator[to
         yield x[block].double()
 
 
+def _component_covariances(scores: torch.Tensor, resp: torch.Tensor, nu: float) -> torch.Tensor:
+    """(K, q, q): each mixture component's own covariance of the axis scores (n, q), shrunk toward the pooled one
+    with the weight of `nu` people (`PriorConfig.component_shrinkage`; docs/RESULTS.md, finding 10)."""
+    nk = resp.sum(0).clamp(min=1e-9)
+    weights = nk / nk.sum()
+    centres = (resp.T @ scores) / nk[:, None]  # (K, q)
+    own = torch.stack([(resp[:, k, None] * (scores - centres[k])).T @ (scores - centres[k]) / nk[k]
+                       for k in range(resp.shape[1])])  # (K, q, q)
+    pooled = (weights[:, None, None] * own).sum(0)
+    return (nk[:, None, None] * own + nu * pooled) / (nk[:, None, None] + nu)
+
+
+def _within_and_residual(basis: torch.Tensor, data_var: torch.Tensor, covs_pop: torch.Tensor, shrunk_ld: torch.Tensor,
+                         full_covs: torch.Tensor | None, weights: torch.Tensor, between: torch.Tensor,
+                         label_spread: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Each component's rotation and variances along the axes (K, q, q), (K, q), and the shared residual variance
+    per position (P,). The axes' variances include the residual's share along them (as in probabilistic PCA), so
+    that share is taken off them, and the residual is set so that each position's total variance is the data's
+    (`data_var`): a fixed point, four rounds. Population axes (the first `covs_pop.shape[-1]`) keep each
+    component's covariance; the further (LD) axes are shared, with their shrunk variances — or, with `full_covs`,
+    every axis its component's own."""
+    k_count, q_pop, q = len(weights), covs_pop.shape[-1], basis.shape[1]
+    floor = 1e-3 * float(data_var.mean())
+    diag = data_var.clone()
+    for _ in range(4):
+        along = basis.T @ (diag[:, None] * basis)  # VᵀDV (q, q)
+        if full_covs is not None:
+            lam, rot = torch.linalg.eigh(full_covs - along)  # (K, q), (K, q, q)
+            lam = lam.clamp(min=floor)
+        else:
+            lam_pop, rot_pop = torch.linalg.eigh(covs_pop - along[:q_pop, :q_pop])  # (K, q_pop), (K, q_pop, q_pop)
+            rot = torch.zeros(k_count, q, q, dtype=torch.float64)
+            rot[:, :q_pop, :q_pop] = rot_pop
+            rot[:, q_pop:, q_pop:] = torch.eye(q - q_pop, dtype=torch.float64)
+            lam_ld = (shrunk_ld - along.diagonal()[q_pop:]).expand(k_count, -1)
+            lam = torch.cat([lam_pop, lam_ld], 1).clamp(min=floor)
+        within = torch.einsum("kpj,kj->kp", torch.einsum("pq,kqj->kpj", basis, rot) ** 2, lam)
+        explained = (weights[:, None] * (within + between)).sum(0) + label_spread
+        diag = (data_var - explained).clamp(min=0.05 * data_var).clamp(min=floor)
+    return rot, lam, diag
+
+
+def _label_log_weights(labels: torch.Tensor, resp: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """(n_classes + 1, K): log mixture weights per label (the last row: no label, every person), from the people's
+    responsibilities; a label that never met a component keeps a small share of it (half a person)."""
+    counts = torch.zeros(n_classes + 1, resp.shape[1], dtype=torch.float64)
+    for c in range(n_classes):
+        mine = labels == c
+        if mine.any():
+            counts[c] = resp[mine.numpy()].sum(0)
+    counts[n_classes] = resp.sum(0)
+    counts = counts + 0.5
+    return (counts / counts.sum(1, keepdim=True)).log()
+
+
 def label_shifts(x: torch.Tensor, labels: torch.Tensor, n_classes: int, axes: torch.Tensor) -> torch.Tensor:
     """δ_y (n_classes + 1, P), float64: each label's mean shift beyond the population axes, shrunk per position.
 
@@ -323,7 +378,6 @@ class PopulationPrior(nn.Module):
         scores = scores * np.sqrt(shrunk / np.maximum(ell, 1e-12))  # a new person's variance on each axis
         q_pop = min(q, config.population_axes)
         resp, means_pop, covs_pop = _mixture(scores[:, :q_pop], config)
-        k_count = resp.shape[1]
         r = torch.as_tensor(resp)
         nk = r.sum(0).clamp(min=1e-9)
         weights = nk / nk.sum()
@@ -336,48 +390,17 @@ class PopulationPrior(nn.Module):
         between = (means - (weights[:, None] * means).sum(0)) ** 2
         # One residual variance per position, shared by the components (per-component variances over
         # thousands of positions would decide which population an x_t belongs to by their many small
-        # differences, not by the population axes). The axes' variances include the residual's share
-        # along them (as in probabilistic PCA), so that share is taken off them, and the residual set
-        # so that each position's total variance is the data's: a fixed point, a few rounds.
+        # differences, not by the population axes): `_within_and_residual`.
         shifts = (label_shifts(x, labels, n_classes, basis[:, :q_pop]) if config.label_effects
                   else torch.zeros(n_classes + 1, p, dtype=torch.float64))
         label_share = torch.as_tensor([float((labels == c).float().mean()) for c in range(n_classes)] + [0.0],
                                       dtype=torch.float64)
         label_spread = (label_share[:, None] * shifts**2).sum(0)  # (P,): what the labels' shifts add to each position
-        full_covs = None
-        if config.component_shrinkage is not None and q > q_pop:
-            s_all = torch.as_tensor(scores)
-            centres = (r.T @ s_all) / nk[:, None]  # (K, q)
-            own = torch.stack([(r[:, k, None] * (s_all - centres[k])).T @ (s_all - centres[k]) / nk[k]
-                               for k in range(k_count)])  # (K, q, q)
-            pooled = (weights[:, None, None] * own).sum(0)
-            nu = float(config.component_shrinkage)
-            full_covs = (nk[:, None, None] * own + nu * pooled) / (nk[:, None, None] + nu)
-        diag = data_var.clone()
-        for _ in range(4):
-            along = basis.T @ (diag[:, None] * basis)  # VᵀDV (q, q)
-            if full_covs is not None:
-                lam, rot = torch.linalg.eigh(full_covs - along)  # (K, q), (K, q, q)
-                lam = lam.clamp(min=1e-3 * float(data_var.mean()))
-            else:
-                lam_pop, rot_pop = torch.linalg.eigh(covs_pop - along[:q_pop, :q_pop])  # (K, q_pop), (K, q_pop, q_pop)
-                rot = torch.zeros(k_count, q, q, dtype=torch.float64)
-                rot[:, :q_pop, :q_pop] = rot_pop
-                rot[:, q_pop:, q_pop:] = torch.eye(q - q_pop, dtype=torch.float64)
-                lam_ld = (shrunk_ld - along.diagonal()[q_pop:]).expand(k_count, -1)
-                lam = torch.cat([lam_pop, lam_ld], 1).clamp(min=1e-3 * float(data_var.mean()))
-            within = torch.einsum("kpj,kj->kp", torch.einsum("pq,kqj->kpj", basis, rot) ** 2, lam)
-            explained = (weights[:, None] * (within + between)).sum(0) + label_spread
-            diag = (data_var - explained).clamp(min=0.05 * data_var).clamp(min=1e-3 * float(data_var.mean()))
-
-        counts = torch.zeros(n_classes + 1, k_count, dtype=torch.float64)
-        for c in range(n_classes):
-            mine = labels == c
-            if mine.any():
-                counts[c] = r[mine.numpy()].sum(0)
-        counts[n_classes] = r.sum(0)
-        counts = counts + 0.5  # a label that never met a component keeps a small share of it
-        log_weights = (counts / counts.sum(1, keepdim=True)).log()
+        full_covs = (_component_covariances(torch.as_tensor(scores), r, float(config.component_shrinkage))
+                     if config.component_shrinkage is not None and q > q_pop else None)
+        rot, lam, diag = _within_and_residual(basis, data_var, covs_pop, shrunk_ld, full_covs, weights, between,
+                                              label_spread)
+        log_weights = _label_log_weights(labels, r, n_classes)
 
         full = mask.numel()
         def scatter(values: torch.Tensor, fill: float) -> torch.Tensor:

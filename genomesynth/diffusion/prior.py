@@ -211,11 +211,11 @@ def _blocks(x: torch.Tensor, rows: torch.Tensor, size: int = 256) -> Iterator[to
         yield x[block].double()
 
 
-def _component_covariances(scores: torch.Tensor, resp: torch.Tensor, nu: float) -> torch.Tensor:
-    """(K, q, q): each mixture component's own covariance of the axis scores (n, q), shrunk toward the pooled one
-    with the weight of `nu` people (`PriorConfig.component_shrinkage`; docs/RESULTS.md, finding 10)."""
-    nk = resp.sum(0).clamp(min=1e-9)
-    weights = nk / nk.sum()
+def _component_covariances(scores: torch.Tensor, resp: torch.Tensor, nk: torch.Tensor, weights: torch.Tensor,
+                           nu: float) -> torch.Tensor:
+    """(K, q, q): each mixture component's own covariance of the axis scores (n, q), from the people's
+    responsibilities (n, K), the components' sizes nk and weights, shrunk toward the pooled one with the weight
+    of `nu` people (`PriorConfig.component_shrinkage`; docs/RESULTS.md, finding 10)."""
     centres = (resp.T @ scores) / nk[:, None]  # (K, q)
     own = torch.stack([(resp[:, k, None] * (scores - centres[k])).T @ (scores - centres[k]) / nk[k]
                        for k in range(resp.shape[1])])  # (K, q, q)
@@ -396,7 +396,8 @@ class PopulationPrior(nn.Module):
         label_share = torch.as_tensor([float((labels == c).float().mean()) for c in range(n_classes)] + [0.0],
                                       dtype=torch.float64)
         label_spread = (label_share[:, None] * shifts**2).sum(0)  # (P,): what the labels' shifts add to each position
-        full_covs = (_component_covariances(torch.as_tensor(scores), r, float(config.component_shrinkage))
+        full_covs = (_component_covariances(torch.as_tensor(scores), r, nk, weights,
+                                            float(config.component_shrinkage))
                      if config.component_shrinkage is not None and q > q_pop else None)
         rot, lam, diag = _within_and_residual(basis, data_var, covs_pop, shrunk_ld, full_covs, weights, between,
                                               label_spread)

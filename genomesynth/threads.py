@@ -109,21 +109,24 @@ def share(cores: int, claims: list[int]) -> int:
 
 
 _applied: tuple[int, bool, bool] | None = None
+_cap: int | None = None
+"""At most this many threads, inside an `at_most` block, whatever the share."""
 
 
 def _apply(threads: int) -> None:
-    """Limit torch, OpenBLAS and OpenMP to `threads`, again whenever torch or scikit-learn was loaded since."""
+    """Limit torch, OpenBLAS and OpenMP to `threads` (or the `at_most` cap), again whenever torch or scikit-learn
+    was loaded since."""
     global _applied
-    state = (threads, "torch" in sys.modules, "sklearn" in sys.modules)
+    state = (threads if _cap is None else min(threads, _cap), "torch" in sys.modules, "sklearn" in sys.modules)
     if state == _applied:
         return
     from threadpoolctl import threadpool_limits
 
-    threadpool_limits(limits=threads)
+    threadpool_limits(limits=state[0])
     if state[1]:
         import torch
 
-        torch.set_num_threads(threads)
+        torch.set_num_threads(state[0])
     _applied = state
 
 
@@ -141,6 +144,34 @@ def rebalance() -> None:
 
 def current() -> Policy | None:
     return _active
+
+
+@contextmanager
+def at_most(threads: int) -> Iterator[None]:
+    """Compute with at most `threads` threads inside the block, then with the job's share again. eval's column
+    computes its metrics with one thread while its classifiers train in worker processes that take the job's
+    cores: 2 workers and a 2-thread process beside them on 2 cores took 5 % more CPU (docs/PERFORMANCE.md)."""
+    global _cap
+    if _active is None:  # outside a command: this process's own settings, restored after
+        import torch
+        from threadpoolctl import threadpool_limits
+
+        before_torch = torch.get_num_threads()
+        with threadpool_limits(limits=threads):
+            torch.set_num_threads(min(before_torch, threads))
+            try:
+                yield
+            finally:
+                torch.set_num_threads(before_torch)
+        return
+    before = _cap
+    _cap = threads if before is None else min(before, threads)
+    _apply(_active.threads)
+    try:
+        yield
+    finally:
+        _cap = before
+        _apply(_active.threads)
 
 
 @contextmanager

@@ -199,6 +199,10 @@ def test_a_reused_reference_column_gives_the_scores_of_an_eval_alone(real_store,
     (tmp_path / "older.json").write_text(json.dumps(older))
     with pytest.raises(GenomesynthError, match="classifier_revision None, this eval has"):
         evaluate([stores / "mosaic.h5"], real_store, dataclasses.replace(config, reference=tmp_path / "older.json"))
+    rounded = json.loads(json.dumps(first))
+    rounded["real"]["dispersion"]["pc_mean"] *= 1 + 5e-7  # float32 sums under another thread count: the same people
+    (tmp_path / "rounded.json").write_text(json.dumps(rounded))
+    evaluate([stores / "mosaic.h5"], real_store, dataclasses.replace(config, reference=tmp_path / "rounded.json"))
     tampered = json.loads(json.dumps(first))
     tampered["real"]["aa"]["aa"] += 0.01  # as if the earlier eval had seen other people
     (tmp_path / "tampered.json").write_text(json.dumps(tampered))
@@ -207,6 +211,27 @@ def test_a_reused_reference_column_gives_the_scores_of_an_eval_alone(real_store,
     (tmp_path / "bad.json").write_text("{")
     with pytest.raises(GenomesynthError, match="not an eval JSON"):
         evaluate([stores / "mosaic.h5"], real_store, dataclasses.replace(config, reference=tmp_path / "bad.json"))
+
+
+def test_a_column_computes_with_one_thread_while_its_classifiers_train_in_workers(real_store, stores, monkeypatch):
+    """Workers take the job's cores; the column's other metrics beside them use one thread, and the threads come back."""
+    import dataclasses
+
+    import torch
+
+    import genomesynth.evaluate as evaluate_module
+
+    seen: list[int] = []
+    measure = evaluate_module.dispersion
+    monkeypatch.setattr(evaluate_module, "dispersion", lambda *a: seen.append(torch.get_num_threads()) or measure(*a))
+    torch.set_num_threads(2)
+    config = dataclasses.replace(FAST, metrics=("dispersion", "tstr"), classifiers=("cnn",), classifier_epochs=1)
+    evaluate([stores / "gauss.zarr"], real_store, dataclasses.replace(config, workers=2))
+    assert seen == [1, 1]  # the real column's and the store's
+    assert torch.get_num_threads() == 2
+    seen.clear()
+    evaluate([stores / "gauss.zarr"], real_store, dataclasses.replace(config, workers=1))
+    assert seen == [2, 2]  # fits in this process, one after another: nothing to make room for
 
 
 def test_eval_cli_tables_and_json(real_store, stores, tmp_path):

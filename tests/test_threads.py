@@ -113,3 +113,21 @@ def test_cli_records_the_policy_and_refuses_zero(tmp_path: Path, real_store: Pat
     assert ok.exit_code == 0, ok.output
     with open_store(out) as store:
         assert store.attrs["provenance"]["threads"] == "1 (--threads)"
+
+
+def test_at_most_caps_the_threads_inside_the_block_and_gives_them_back(
+    monkeypatch: pytest.MonkeyPatch, isolated: Path
+) -> None:
+    monkeypatch.setattr(threads, "usable_cores", lambda: 4)
+    monkeypatch.setattr(threads, "RECHECK_SECONDS", 0.0)
+    with threads.thread_policy(None):
+        assert torch.get_num_threads() == 4
+        with threads.at_most(1):
+            assert torch.get_num_threads() == 1
+            threads.rebalance()  # a progress bar's re-check inside the block keeps the cap
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 4
+    torch.set_num_threads(3)
+    with threads.at_most(1):  # outside a command: this process's own setting, restored after
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == 3

@@ -6,9 +6,10 @@ with 2 threads and 0.99 s with 1, so two fits side by side, one thread each, fin
 the time of one instead of 2× (docs/PERFORMANCE.md). On the CPU, with more than one core to this
 job, the fits are therefore handed to single-threaded worker processes, at most as many at once
 as the job's current share of the cores (genomesynth/threads.py); the people travel in shared
-memory, once per set, never copied per fit. A worker takes about 2.5 s to start (importing torch):
-they start with the runner, while eval computes its other metrics, and eval asks for them only
-where fits take seconds (a transformer or CNN classifier; an MLP fit takes a fraction of one).
+memory, once per set, never copied per fit. Workers fork from a server process that imports torch
+once (about 2.5 s of CPU; each worker paid it before), where the platform has one: they start with
+the runner, while eval computes its other metrics, and eval asks for them only where fits take
+seconds (a transformer or CNN classifier; an MLP fit takes a fraction of one).
 People that do not fit in the free shared memory (/dev/shm is 64 MB in a default Docker container)
 are trained on here instead, as a write past its end would kill the process. A fit computes with
 one thread wherever it runs, so the scores do not depend on how many cores the machine has
@@ -158,7 +159,7 @@ class FitRunner:
         return max(1, min(self.workers, policy.threads if policy is not None else self.workers))
 
     def _start_pool(self) -> None:
-        self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+        self._pool = ProcessPoolExecutor(self.workers, mp_context=_worker_context(),
                                          initializer=_start_worker, initargs=(self._task,))
         for _ in range(self.workers):  # the executor starts a process per task waiting for one
             self._pool.submit(_ready)
@@ -191,6 +192,16 @@ class FitRunner:
         if x.nbytes + y.nbytes > shared_memory_free() // 2:
             return None
         return People(*(torch.from_numpy(np.ascontiguousarray(a)).share_memory_() for a in (x, y)))
+
+
+def _worker_context() -> multiprocessing.context.BaseContext:
+    """How workers start: forked from a server process that imported torch once (fresh, so no OpenMP pool is copied
+    into a fork), where the platform has one; else each worker started afresh and importing torch itself."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["genomesynth.metrics.runner"])
+    return context
 
 
 def shared_memory_free() -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -153,21 +154,10 @@ def sample(
         raise GenomesynthError(f"{real_path}: the real store this run was trained on is gone; pass --real PATH")
     device = resolve_device(config.device)
     model = model_from_checkpoint(state).to(device)
-    train_config = state["config"]
-    schedule = Schedule.named(train_config["schedule"], train_config["timesteps"])
     names = list(ref["label_names"])
-    rng = np.random.default_rng(config.seed)
-    labels = _labels(config, names, ref["label_counts"], rng)
-    mask = ref["mask"].to(device)
-    mean, std = ref["mean"].to(device), ref["std"].to(device)
-    clip = tuple(v.to(device) for v in ref["x0_range"]) if config.clip else None
+    labels = _labels(config, names, ref["label_counts"], np.random.default_rng(config.seed))
     first, stop = shard_people(config.n, config.batch_size, config.shard)
-    steps = train_config["timesteps"] if config.sampler == "ddpm" else (config.steps or 50)
-
-    def denoise(x: torch.Tensor, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        with mixed_precision(device):
-            return model(x, t, y)
-
+    steps = state["config"]["timesteps"] if config.sampler == "ddpm" else (config.steps or 50)
     started = time.perf_counter()
     with open_store(real_path) as real_store:
         if real_store.attrs.get("codec_id") != ref["codec_id"]:
@@ -177,45 +167,71 @@ def sample(
         with writer:
             latents = writer.create_latents(stop - first, ref["n_genes_padded"])
             task = progress.add_task(f"sampling ({config.sampler}, {steps} steps)", total=stop - first, status="")
-            for start in range(first, stop, config.batch_size):
-                y = torch.as_tensor(labels[start : start + config.batch_size], device=device)
-                generator = torch.Generator(device=device).manual_seed(batch_seed(config.seed, start // config.batch_size))
-                x = draw(denoise, schedule, y, mask, sampler=config.sampler, steps=config.steps, eta=config.eta,
-                         guidance=config.guidance, null_class=len(names), generator=generator, clip=clip)
-                if not torch.isfinite(x).all():
-                    raise GenomesynthError(
-                        f"{run_dir}: the model drew NaN or infinite values (people {start + 1}–{start + len(y)}); "
-                        "nothing was written — the run diverged: sample an earlier checkpoint (--checkpoint) or retrain"
-                    )
-                x = (x * std + mean) * mask  # back from standardised space; padding exactly 0
-                latents[start - first : start - first + len(y)] = x.float().cpu().numpy()
-                progress.update(task, completed=start - first + len(y))
+            for done, x in _draws(model, state, config, labels, first, stop, device, Path(run_dir)):
+                latents[done - len(x) : done] = x
+                progress.update(task, completed=done)
             copy_reference(real_store, writer)
             add_call_gain(real_store, writer)
             drawn_labels = np.where(labels[first:stop] == len(names), -1, labels[first:stop]).astype(np.int32)
             audit = _membership_audit(real_store, state, latents, drawn_labels, config.seed, device)
             writer.write("sample_id", np.array([f"SYN{i + 1:06d}" for i in range(first, stop)], dtype=object))
             writer.write("label", drawn_labels)
-            writer.set_attrs({
-                **reference_attrs(real_store),
-                "schema_version": SCHEMA_VERSION,
-                "role": "synthetic",
-                "model": {
-                    "run": str(Path(run_dir).resolve()), "checkpoint": state["path"], "backbone": train_config["backbone"],
-                    "preset": train_config["preset"], "step": state["step"], "sampler": config.sampler, "steps": steps,
-                    "guidance": config.guidance, "eta": config.eta, "clip_x0": config.clip, "residual_scale": residual,
-                    "membership": audit,
-                },
-                "shard": {"k": config.shard[0], "of": config.shard[1], "start": first, "stop": stop, "total": config.n,
-                          "batch_size": config.batch_size, "seed": config.seed} if config.shard else None,
-                "provenance": provenance("sample", [Path(state["path"])], config.seed,
-                                         {k: str(v) if isinstance(v, Path) else v for k, v in vars(config).items()}),
-            })
+            writer.set_attrs(reference_attrs(real_store) | _draw_attrs(Path(run_dir), state, config, steps, residual,
+                                                                      audit, first, stop))
     seconds = time.perf_counter() - started
     mine = labels[first:stop]
     counts = {("unlabelled" if c == len(names) else names[c]): int((mine == c).sum()) for c in np.unique(mine)}
     return SampleSummary(str(output), stop - first, counts, config.sampler, steps, seconds,
                          (stop - first) / max(seconds, 1e-9), residual["scale"], residual["chosen"], audit)
+
+
+def _draws(model: torch.nn.Module, state: dict, config: SampleConfig, labels: np.ndarray, first: int, stop: int,
+           device: torch.device, run_dir: Path) -> Iterator[tuple[int, np.ndarray]]:
+    """People first … stop − 1 drawn a batch at a time, each batch from its own seed (so shards draw what the whole
+    draw would), in the store's latent scale: (people drawn so far, this batch's latents)."""
+    ref, train_config = state["store"], state["config"]
+    schedule = Schedule.named(train_config["schedule"], train_config["timesteps"])
+    mask = ref["mask"].to(device)
+    mean, std = ref["mean"].to(device), ref["std"].to(device)
+    clip = tuple(v.to(device) for v in ref["x0_range"]) if config.clip else None
+    null_class = len(ref["label_names"])
+
+    def denoise(x: torch.Tensor, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        with mixed_precision(device):
+            return model(x, t, y)
+
+    for start in range(first, stop, config.batch_size):
+        y = torch.as_tensor(labels[start : start + config.batch_size], device=device)
+        generator = torch.Generator(device=device).manual_seed(batch_seed(config.seed, start // config.batch_size))
+        x = draw(denoise, schedule, y, mask, sampler=config.sampler, steps=config.steps, eta=config.eta,
+                 guidance=config.guidance, null_class=null_class, generator=generator, clip=clip)
+        if not torch.isfinite(x).all():
+            raise GenomesynthError(
+                f"{run_dir}: the model drew NaN or infinite values (people {start + 1}–{start + len(y)}); "
+                "nothing was written — the run diverged: sample an earlier checkpoint (--checkpoint) or retrain"
+            )
+        x = (x * std + mean) * mask  # back from standardised space; padding exactly 0
+        yield start - first + len(y), x.float().cpu().numpy()
+
+
+def _draw_attrs(run_dir: Path, state: dict, config: SampleConfig, steps: int, residual: dict[str, Any],
+                audit: dict[str, Any] | None, first: int, stop: int) -> dict[str, Any]:
+    """A synthetic store's own attributes: the model and draw behind it, its shard, its provenance."""
+    train_config = state["config"]
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "role": "synthetic",
+        "model": {
+            "run": str(run_dir.resolve()), "checkpoint": state["path"], "backbone": train_config["backbone"],
+            "preset": train_config["preset"], "step": state["step"], "sampler": config.sampler, "steps": steps,
+            "guidance": config.guidance, "eta": config.eta, "clip_x0": config.clip, "residual_scale": residual,
+            "membership": audit,
+        },
+        "shard": {"k": config.shard[0], "of": config.shard[1], "start": first, "stop": stop, "total": config.n,
+                  "batch_size": config.batch_size, "seed": config.seed} if config.shard else None,
+        "provenance": provenance("sample", [Path(state["path"])], config.seed,
+                                 {k: str(v) if isinstance(v, Path) else v for k, v in vars(config).items()}),
+    }
 
 
 def _run_split(real_store: Store, config: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:

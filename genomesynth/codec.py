@@ -50,6 +50,17 @@ class GeneFit:
     compared: np.ndarray  # (2,) non-missing calls compared: [train, test]
 
 
+def signed(components: torch.Tensor) -> torch.Tensor:
+    """Components (…, SNPs, k) with deterministic signs: the largest loading of each is positive (as sklearn's
+    svd_flip), and where loadings tie in size to 10⁻⁶ — SNPs in perfect LD, coded with opposite alleles, load
+    ±a — the first of them. Taking the largest alone let the eigensolver's rounding choose, so the thread count
+    flipped a component's sign (2 of 8,000 gene components of a simulated cohort, some of the demo cohort's)."""
+    size = components.abs()
+    top = size >= size.amax(-2, keepdim=True) * (1 - 1e-6)
+    first = top.to(components.dtype).argmax(-2, keepdim=True)  # the first of the ties
+    return components * torch.sign(components.gather(-2, first) + 1e-30)
+
+
 def fit_genes(
     dosages: list[np.ndarray],
     train: np.ndarray,
@@ -96,9 +107,7 @@ def fit_genes(
     components = eigvec[:, :, :LATENT_DIM]
     if components.shape[-1] < LATENT_DIM:
         components = torch.nn.functional.pad(components, (0, LATENT_DIM - components.shape[-1]))
-    # deterministic signs: the largest loading of each component is positive (as sklearn's svd_flip)
-    biggest = components.abs().argmax(1, keepdim=True)
-    components = components * torch.sign(components.gather(1, biggest) + 1e-30)
+    components = signed(components)
     active = torch.arange(LATENT_DIM, device=device)[None, :] < k[:, None]  # (B, 8)
     components = (components * active[:, None, :]).float()
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.decomposition import PCA
 
-from genomesynth.codec import TIE, Codec, fit_genes
+from genomesynth.codec import TIE, Codec, fit_genes, signed
 from genomesynth.compress import pad_genes
 
 from conftest import simulate_genotypes
@@ -56,6 +56,21 @@ def test_batched_fit_equals_one_gene_at_a_time():
         assert alone.n_components[0] == together.n_components[g]
         np.testing.assert_allclose(alone.scores[:, 0], together.scores[:, g], atol=1e-4)
         np.testing.assert_allclose(alone.loadings[0], together.loadings[g], atol=1e-5)
+
+
+def test_signs_do_not_turn_on_rounding_where_loadings_tie():
+    """SNPs in perfect LD coded with opposite alleles load ±a: which of them is largest is the eigensolver's
+    rounding (another thread count), and must not decide the component's sign."""
+    import torch
+
+    tie = torch.tensor([[0.5, 0.1], [-0.5, 0.3], [0.1, -0.7]], dtype=torch.float64)  # (SNPs, components)
+    for nudge in (1e-13, -1e-13):  # rounding that makes the second SNP's loading the larger one, or the first's
+        rounded = tie.clone()
+        rounded[1, 0] -= nudge
+        out = signed(-rounded)
+        assert out[0, 0] > 0 and out[1, 0] < 0  # the first of the tied loadings is positive
+        assert out[2, 1] > 0  # a clear largest loading is positive, as sklearn's svd_flip makes it
+    assert torch.equal(signed(torch.zeros(3, 2, dtype=torch.float64)), torch.zeros(3, 2, dtype=torch.float64))
 
 
 def test_pca_is_fitted_on_training_people_only():

@@ -224,14 +224,18 @@ def test_a_column_computes_with_one_thread_while_its_classifiers_train_in_worker
     seen: list[int] = []
     measure = evaluate_module.dispersion
     monkeypatch.setattr(evaluate_module, "dispersion", lambda *a: seen.append(torch.get_num_threads()) or measure(*a))
+    before = torch.get_num_threads()
     torch.set_num_threads(2)
-    config = dataclasses.replace(FAST, metrics=("dispersion", "tstr"), classifiers=("cnn",), classifier_epochs=1)
-    evaluate([stores / "gauss.zarr"], real_store, dataclasses.replace(config, workers=2))
-    assert seen == [1, 1]  # the real column's and the store's
-    assert torch.get_num_threads() == 2
-    seen.clear()
-    evaluate([stores / "gauss.zarr"], real_store, dataclasses.replace(config, workers=1))
-    assert seen == [2, 2]  # fits in this process, one after another: nothing to make room for
+    try:
+        config = dataclasses.replace(FAST, metrics=("dispersion", "tstr"), classifiers=("cnn",), classifier_epochs=1)
+        evaluate([stores / "gauss.zarr"], real_store, dataclasses.replace(config, workers=2))
+        assert seen == [1, 1]  # the real column's and the store's
+        assert torch.get_num_threads() == 2
+        seen.clear()
+        evaluate([stores / "gauss.zarr"], real_store, dataclasses.replace(config, workers=1))
+        assert seen == [2, 2]  # fits in this process, one after another: nothing to make room for
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_eval_cli_tables_and_json(real_store, stores, tmp_path):

@@ -215,7 +215,7 @@ def _draws(model: torch.nn.Module, state: dict, config: SampleConfig, labels: np
 
 
 def _draw_attrs(run_dir: Path, state: dict, config: SampleConfig, steps: int, residual: dict[str, Any],
-                audit: dict[str, Any] | None, first: int, stop: int) -> dict[str, Any]:
+                audit: dict[str, Any], first: int, stop: int) -> dict[str, Any]:
     """A synthetic store's own attributes: the model and draw behind it, its shard, its provenance."""
     train_config = state["config"]
     return {

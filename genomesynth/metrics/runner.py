@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import multiprocessing
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -134,7 +134,8 @@ class FitRunner:
         """Train and score classifier `kind` on `parts` with `seed`; in this process that happens now."""
         if self.workers <= 1 or any(isinstance(people.x, np.ndarray) for people, _ in parts):
             threads.rebalance()  # between fits, never inside one: a fit keeps its one thread throughout
-            with _one_thread(self._task.device):
+            # one thread on the CPU, as a worker computes, so that scores do not depend on where a fit ran
+            with threads.at_most(1) if self._task.device == "cpu" else nullcontext():
                 return Pending(self, None, _fit(self._task, kind, parts, seed))
         pending = Pending(self, None, None, (kind, parts, seed))
         self._queued.append(pending)
@@ -210,17 +211,3 @@ def shared_memory_free() -> int:
         return shutil.disk_usage("/dev/shm").free
     except OSError:
         return 2**62
-
-
-@contextmanager
-def _one_thread(device: str) -> Iterator[None]:
-    """Compute with one thread on the CPU, as a worker does, so that scores do not depend on where a fit ran."""
-    if device != "cpu":
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)

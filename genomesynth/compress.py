@@ -478,19 +478,65 @@ def _assemble(
     writer: StoreWriter, fitted: _Fitted, samples: list[str], codes: np.ndarray, split: np.ndarray,
     attrs: dict, config: CompressConfig, summary: CompressSummary, progress: Progress,
 ) -> None:
+    """Write the store from the fitted genes: latents in genome order, a slab of people at a time, then the
+    standardisation, gene, variant and codec tables, and the summary into the attributes."""
     n_genes = len(fitted.genes)
     n_padded, multiple = pad_genes(n_genes, config.pad_multiple)
+    order = _genome_order(fitted)
+    train = split == "train"
+    total, total_sq = _write_latents(writer, fitted, order, len(samples), n_padded, train, progress)
+    n_components = np.array(fitted.n_components)[order]
+    mask = np.zeros((n_padded, LATENT_DIM), dtype=bool)
+    mask[:n_genes] = np.arange(LATENT_DIM)[None, :] < n_components[:, None]
+    n_train = max(int(train.sum()), 1)
+    mean = total / n_train
+    std = np.sqrt(np.maximum(total_sq / n_train - mean**2, 0))
+    std = np.where(mask & (std > 1e-8), std, 1.0)
+    mean = np.where(mask, mean, 0.0)
+    writer.write("mask", mask)
+    writer.write("sample_id", np.array(samples, dtype=object))
+    writer.write("label", codes.astype(np.int32))
+    writer.write("split", split.astype(object))
+    writer.write("stats/mean", mean.astype(np.float32))
+    writer.write("stats/std", std.astype(np.float32))
+    loadings, positions, offsets = _write_codec(writer, fitted, order, n_components)
+
+    summary.genes, summary.genes_padded = n_genes, n_padded
+    summary.mean_components = float(n_components.mean())
+    kept = np.array(fitted.variance_kept)
+    summary.mean_variance_kept, summary.min_variance_kept = float(kept.mean()), float(kept.min())
+    summary.concordance_train = float(fitted.concordant[0] / max(fitted.compared[0], 1))
+    if fitted.compared[1]:
+        summary.concordance_test = float(fitted.concordant[1] / fitted.compared[1])
+    writer.set_attrs({
+        **attrs,
+        "n_genes": n_genes,
+        "pad_multiple": multiple,
+        "contigs": fitted.contigs,
+        "codec_id": codec_id(loadings, positions, offsets),
+        "compress_summary": _jsonable(asdict(summary)),
+    })
+
+
+def _genome_order(fitted: _Fitted) -> list[int]:
+    """The fitted genes (in the order they were fitted: by size within a batch) in genome order: contig as the
+    file gave them, then start, end and name."""
     contig_rank = {normalise_contig(c): i for i, c in enumerate(fitted.contigs)}
-    order = sorted(
-        range(n_genes),
+    return sorted(
+        range(len(fitted.genes)),
         key=lambda g: (contig_rank.get(normalise_contig(fitted.genes[g].contig), 1 << 30),
                        fitted.genes[g].start, fitted.genes[g].end, fitted.genes[g].name),
     )
-    position_of = np.empty(n_genes, dtype=np.int64)
-    position_of[order] = np.arange(n_genes)  # fitted gene g lands at gene row position_of[g]
-    n_people = len(samples)
-    train = split == "train"
 
+
+def _write_latents(
+    writer: StoreWriter, fitted: _Fitted, order: list[int], n_people: int, n_padded: int, train: np.ndarray,
+    progress: Progress,
+) -> tuple[np.ndarray, np.ndarray]:
+    """`latents` (people, n_padded, 8) from the spilled scores, a slab of people at a time, each fitted gene at its
+    row in `order`; returns the training people's sum and sum of squares per position (float64)."""
+    position_of = np.empty(len(order), dtype=np.int64)
+    position_of[order] = np.arange(len(order))  # fitted gene g lands at gene row position_of[g]
     latents = writer.create_latents(n_people, n_padded)
     total = np.zeros((n_padded, LATENT_DIM))
     total_sq = np.zeros((n_padded, LATENT_DIM))
@@ -509,27 +555,19 @@ def _assemble(
         total += t.sum(0)
         total_sq += (t**2).sum(0)
         progress.update(task, completed=stop)
+    return total, total_sq
 
-    n_components = np.array(fitted.n_components)[order]
-    mask = np.zeros((n_padded, LATENT_DIM), dtype=bool)
-    mask[:n_genes] = np.arange(LATENT_DIM)[None, :] < n_components[:, None]
-    n_train = max(int(train.sum()), 1)
-    mean = total / n_train
-    std = np.sqrt(np.maximum(total_sq / n_train - mean**2, 0))
-    std = np.where(mask & (std > 1e-8), std, 1.0)
-    mean = np.where(mask, mean, 0.0)
 
+def _write_codec(
+    writer: StoreWriter, fitted: _Fitted, order: list[int], n_components: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The gene, variant and codec tables, genes in `order`; returns (loadings, variant positions, gene offsets),
+    from which the codec's id is made."""
     members = [fitted.members[g] for g in order]
     offsets = np.concatenate([[0], np.cumsum([len(m) for m in members])]).astype(np.int64)
     loadings = np.concatenate([fitted.loadings[g] for g in order]).astype(np.float32)
     positions = np.concatenate(fitted.variant_position)
     genes = [fitted.genes[g] for g in order]
-    writer.write("mask", mask)
-    writer.write("sample_id", np.array(samples, dtype=object))
-    writer.write("label", codes.astype(np.int32))
-    writer.write("split", split.astype(object))
-    writer.write("stats/mean", mean.astype(np.float32))
-    writer.write("stats/std", std.astype(np.float32))
     writer.write("genes/name", np.array([g.name for g in genes], dtype=object))
     writer.write("genes/contig", np.array([g.contig for g in genes], dtype=object))
     writer.write("genes/start", np.array([g.start for g in genes], dtype=np.int64))
@@ -547,22 +585,7 @@ def _assemble(
     writer.write("codec/membership_variant", np.concatenate(members))
     writer.write("codec/membership_primary", np.concatenate([fitted.primary[g] for g in order]))
     writer.write("codec/loadings", loadings)
-
-    summary.genes, summary.genes_padded = n_genes, n_padded
-    summary.mean_components = float(n_components.mean())
-    kept = np.array(fitted.variance_kept)
-    summary.mean_variance_kept, summary.min_variance_kept = float(kept.mean()), float(kept.min())
-    summary.concordance_train = float(fitted.concordant[0] / max(fitted.compared[0], 1))
-    if fitted.compared[1]:
-        summary.concordance_test = float(fitted.concordant[1] / fitted.compared[1])
-    writer.set_attrs({
-        **attrs,
-        "n_genes": n_genes,
-        "pad_multiple": multiple,
-        "contigs": fitted.contigs,
-        "codec_id": codec_id(loadings, positions, offsets),
-        "compress_summary": _jsonable(asdict(summary)),
-    })
+    return loadings, positions, offsets
 
 
 def _jsonable(value: object) -> object:

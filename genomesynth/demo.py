@@ -11,6 +11,8 @@ import json
 import os
 import platform
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,8 +65,38 @@ def run_demo(output: str | Path, config: DemoConfig | None = None, *, overwrite:
              progress: Progress | None = None) -> dict[str, Any]:
     """Run the whole pipeline into `output`; returns the summary also written to report.md."""
     config = config or DemoConfig()
-    progress = progress or quiet()
     out = Path(output)
+    cohort, genes, labels = _inputs(out, config, overwrite)
+    device = resolve_device(config.device)
+    started = time.perf_counter()
+    stages = _Stages(progress or quiet(), 4 + 3 * len(config.backbones) + len(config.baselines))
+    with stages("compress"):
+        compressed = compress(cohort, out / "real.zarr", CompressConfig(genes=genes, labels=labels, seed=config.seed),
+                              overwrite=True, progress=stages.progress)
+    trained, sampled, decoded = _generate(out, config, str(device), compressed.train, overwrite, stages)
+    names = list(config.backbones) + [f"baseline-{m}" for m in config.baselines]
+    stores = [out / "synthetic" / f"{n}.zarr" for n in names]
+    with stages("eval"):
+        result = evaluate(stores, out / "real.zarr", EvalConfig(repeats=config.repeats, seed=config.seed,
+                          classifier_epochs=config.classifier_epochs, device=str(device)), names=names,
+                          progress=stages.progress)
+        (out / "metrics.json").write_text(json.dumps(result, indent=2))
+    with stages("plots"):
+        _plots(out, config, result, stores, names)
+    timings = {"compress": stages.seconds["compress"], "train": sum(s.seconds for s in trained.values()),
+               "sample": sum(s.seconds for s in sampled.values()), "eval": stages.seconds["eval"],
+               "plots": stages.seconds["plots"], "total": time.perf_counter() - started}
+    summary = {"output": str(out), "machine": _machine(device), "config": {k: str(v) for k, v in asdict(config).items()},
+               "compress": asdict(compressed), "train": {b: asdict(s) for b, s in trained.items()},
+               "sample": {b: asdict(s) for b, s in sampled.items()},
+               "decode": {b: asdict(s) for b, s in decoded.items()}, "timings": timings}
+    (out / "report.md").write_text(_report(summary, result, config))
+    stages.progress.advance(stages.task)
+    return summary
+
+
+def _inputs(out: Path, config: DemoConfig, overwrite: bool) -> tuple[Path, Path, Path]:
+    """The demo cohort's VCF, genes and labels, checked, and the output's folders made."""
     unknown = set(config.backbones) - set(NAMES)
     if unknown:
         raise GenomesynthError(f"--backbones: unknown {', '.join(sorted(unknown))}; choose from {', '.join(NAMES)}")
@@ -75,62 +107,57 @@ def run_demo(output: str | Path, config: DemoConfig | None = None, *, overwrite:
         raise GenomesynthError(f"{out}: holds a finished demo; pass --overwrite or choose another -o")
     for sub in ("runs", "synthetic", "vcf"):
         (out / sub).mkdir(parents=True, exist_ok=True)
-    device = resolve_device(config.device)
-    started = time.perf_counter()
-    stages = progress.add_task("demo", total=4 + 3 * len(config.backbones) + len(config.baselines), status="")
-    timings: dict[str, float] = {}
+    return cohort, genes, labels
 
-    def stage(name: str) -> None:
-        progress.update(stages, status=name)
 
-    t = time.perf_counter()
-    stage("compress")
-    compressed = compress(cohort, out / "real.zarr", CompressConfig(genes=genes, labels=labels, seed=config.seed),
-                          overwrite=True, progress=progress)
-    timings["compress"] = time.perf_counter() - t
-    progress.advance(stages)
+class _Stages:
+    """The demo's stages on one progress bar: `with stages(name):` shows the stage, times it into `seconds` and
+    advances the bar when it is done."""
 
+    def __init__(self, progress: Progress, total: int) -> None:
+        self.progress = progress
+        self.task = progress.add_task("demo", total=total, status="")
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        self.progress.update(self.task, status=name)
+        started = time.perf_counter()
+        yield
+        self.seconds[name] = time.perf_counter() - started
+        self.progress.advance(self.task)
+
+
+def _generate(out: Path, config: DemoConfig, device: str, n: int, overwrite: bool, stages: _Stages,
+              ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Every backbone trained, `n` people drawn from it and decoded to a VCF; then the reference generators' stores.
+    Returns the train, sample and decode summaries by backbone."""
     trained, sampled, decoded = {}, {}, {}
     for backbone in config.backbones:
         run = out / "runs" / backbone
-        stage(f"train {backbone}")
-        if run.exists() and overwrite:
-            for f in run.iterdir():
-                f.unlink()
-        trained[backbone] = train(out / "real.zarr", run, TrainConfig(
-            backbone=backbone, epochs=10**6, max_steps=config.steps, batch_size=config.batch_size,
-            val_every=config.val_every, seed=config.seed, device=str(device)), progress=progress)
-        progress.advance(stages)
-        stage(f"sample {backbone}")
-        sampled[backbone] = sample(run, out / "synthetic" / f"{backbone}.zarr", SampleConfig(
-            n=compressed.train, sampler=config.sampler, steps=config.sample_steps, seed=config.seed,
-            device=str(device)), overwrite=True, progress=progress)
-        progress.advance(stages)
-        stage(f"decode {backbone}")
-        decoded[backbone] = decode(out / "synthetic" / f"{backbone}.zarr", out / "vcf" / f"{backbone}.vcf.gz",
-                                   overwrite=True, progress=progress)
-        progress.advance(stages)
-    timings["train"] = sum(s.seconds for s in trained.values())
-    timings["sample"] = sum(s.seconds for s in sampled.values())
-
+        with stages(f"train {backbone}"):
+            if run.exists() and overwrite:
+                for f in run.iterdir():
+                    f.unlink()
+            trained[backbone] = train(out / "real.zarr", run, TrainConfig(
+                backbone=backbone, epochs=10**6, max_steps=config.steps, batch_size=config.batch_size,
+                val_every=config.val_every, seed=config.seed, device=device), progress=stages.progress)
+        with stages(f"sample {backbone}"):
+            sampled[backbone] = sample(run, out / "synthetic" / f"{backbone}.zarr", SampleConfig(
+                n=n, sampler=config.sampler, steps=config.sample_steps, seed=config.seed, device=device),
+                overwrite=True, progress=stages.progress)
+        with stages(f"decode {backbone}"):
+            decoded[backbone] = decode(out / "synthetic" / f"{backbone}.zarr", out / "vcf" / f"{backbone}.vcf.gz",
+                                       overwrite=True, progress=stages.progress)
     for method in config.baselines:
-        stage(f"baseline {method}")
-        reference_generator(out / "real.zarr", out / "synthetic" / f"baseline-{method}.zarr", method,
-                            seed=config.seed, overwrite=True, progress=progress)
-        progress.advance(stages)
+        with stages(f"baseline {method}"):
+            reference_generator(out / "real.zarr", out / "synthetic" / f"baseline-{method}.zarr", method,
+                                seed=config.seed, overwrite=True, progress=stages.progress)
+    return trained, sampled, decoded
 
-    names = list(config.backbones) + [f"baseline-{m}" for m in config.baselines]
-    stores = [out / "synthetic" / f"{n}.zarr" for n in names]
-    t = time.perf_counter()
-    stage("eval")
-    result = evaluate(stores, out / "real.zarr", EvalConfig(repeats=config.repeats, seed=config.seed,
-                      classifier_epochs=config.classifier_epochs, device=str(device)), names=names, progress=progress)
-    (out / "metrics.json").write_text(json.dumps(result, indent=2))
-    timings["eval"] = time.perf_counter() - t
-    progress.advance(stages)
 
-    t = time.perf_counter()
-    stage("plots")
+def _plots(out: Path, config: DemoConfig, result: dict[str, Any], stores: list[Path], names: list[str]) -> None:
+    """The report's figures: UMAP, training curves and metrics; augmentation, kinship and GWAS where eval made them."""
     umap_plot(out / "real.zarr", stores, out / "umap.png", names=names, seed=config.seed)
     curves_plot([out / "runs" / b for b in config.backbones], out / "curves.png", names=list(config.backbones))
     metrics_plot(out / "metrics.json", out / "metrics.png")
@@ -140,17 +167,6 @@ def run_demo(output: str | Path, config: DemoConfig | None = None, *, overwrite:
         kinship_plot(out / "real.zarr", stores, out / "kinship.png", names=names, seed=config.seed)
     if "gwas" in result["real"]:  # a binary label: the first three stores beside the real scan
         gwas_plot(out / "real.zarr", stores[:3], out / "gwas.png", names=names[:3], seed=config.seed)
-    timings["plots"] = time.perf_counter() - t
-    progress.advance(stages)
-    timings["total"] = time.perf_counter() - started
-
-    summary = {"output": str(out), "machine": _machine(device), "config": {k: str(v) for k, v in asdict(config).items()},
-               "compress": asdict(compressed), "train": {b: asdict(s) for b, s in trained.items()},
-               "sample": {b: asdict(s) for b, s in sampled.items()},
-               "decode": {b: asdict(s) for b, s in decoded.items()}, "timings": timings}
-    (out / "report.md").write_text(_report(summary, result, config))
-    progress.advance(stages)
-    return summary
 
 
 def _rare_sites_note(summary: dict[str, Any]) -> str:

@@ -366,48 +366,12 @@ def _fit_stream(
     cohort: Cohort, assigner: _GeneAssigner | _BlockAssigner, train: np.ndarray, config: CompressConfig,
     summary: CompressSummary, workdir: Path, progress: Progress,
 ) -> _Fitted:
-    fitted = _Fitted()
-    n_people = len(cohort.samples)
-    means: dict[int, float] = {}
-    thresholds: dict[int, np.ndarray] = {}
-    pending: list[_DoneGene] = []
-    pending_size = 0
+    """Read the cohort once: filter each block's SNPs, hand them to the gene assigner, fit the genes it closes in
+    batches (`_GeneFitter`) and keep the variant table of the SNPs that landed in a gene."""
+    fitter = _GeneFitter(len(cohort.samples), train, config, cohort.ploidy, workdir)
+    fitted = fitter.fitted
     kept_total = 0
     task = progress.add_task("reading variants", total=None, status="")
-
-    def flush() -> None:
-        nonlocal pending, pending_size
-        for batch in _size_batches(pending, n_people):
-            fit = fit_genes(
-                [g.dosage for g in batch], train, max_components=config.max_components,
-                variance=config.variance, ploidy=cohort.ploidy,
-            )
-            path = workdir / f"scores-{len(fitted.score_files):06d}.npy"
-            np.save(path, fit.scores)
-            fitted.score_files.append((path, len(batch)))
-            for g, done in enumerate(batch):
-                fitted.genes.append(done.gene)
-                fitted.members.append(done.variants)
-                fitted.primary.append(done.primary)
-                fitted.loadings.append(fit.loadings[g])
-                for v, m, t, p in zip(done.variants, fit.mean[g], fit.thresholds[g], done.primary):
-                    if p:
-                        means[int(v)] = float(m)
-                        thresholds[int(v)] = t
-            fitted.n_components.extend(int(k) for k in fit.n_components)
-            fitted.variance_kept.extend(float(v) for v in fit.variance_kept)
-            fitted.concordant += fit.concordant
-            fitted.compared += fit.compared
-        pending, pending_size = [], 0
-
-    def take(done_genes: list[_DoneGene]) -> None:
-        nonlocal pending_size
-        for done in done_genes:
-            pending.append(done)
-            pending_size += done.dosage.size
-            if pending_size >= BATCH_ELEMENTS:
-                flush()
-
     for block in prefetched_blocks(cohort):
         summary.variants_read += len(block)
         keep = _filter(block, cohort.ploidy, config.min_maf, config.min_mac, summary.skipped)
@@ -417,7 +381,7 @@ def _fit_stream(
             position = block.position[keep]
             index = np.arange(kept_total, kept_total + len(position))
             done, inside = assigner.add(block.contig, position, index, dosage)
-            take(done)
+            fitter.take(done)
             # only SNPs that landed in a gene become variants of the store
             if block.contig not in fitted.contigs:
                 fitted.contigs.append(block.contig)
@@ -430,9 +394,9 @@ def _fit_stream(
             fitted.in_gene.append(index[inside])
             kept_total += len(position)
         progress.update(task, completed=summary.variants_read,
-                        status=f"{len(fitted.genes) + len(pending)} genes")
-    take(assigner.close_all())
-    flush()
+                        status=f"{len(fitted.genes) + len(fitter.pending)} genes")
+    fitter.take(assigner.close_all())
+    fitter.flush()
     progress.update(task, total=summary.variants_read, completed=summary.variants_read)
 
     # kept-SNP index → row of the variants table
@@ -440,10 +404,55 @@ def _fit_stream(
     remap = np.full(kept_total, -1, dtype=np.int64)
     remap[kept_in_gene] = np.arange(len(kept_in_gene))
     fitted.members = [remap[m] for m in fitted.members]
-    fitted.variant_mean = np.array([means[int(v)] for v in kept_in_gene], dtype=np.float32)
-    fitted.variant_thresholds = np.array([thresholds[int(v)] for v in kept_in_gene], dtype=np.float32).reshape(-1, 2)
+    fitted.variant_mean = np.array([fitter.means[int(v)] for v in kept_in_gene], dtype=np.float32)
+    fitted.variant_thresholds = np.array([fitter.thresholds[int(v)] for v in kept_in_gene],
+                                         dtype=np.float32).reshape(-1, 2)
     summary.variants_kept = len(kept_in_gene)
     return fitted
+
+
+class _GeneFitter:
+    """Closed genes gathered until they hold BATCH_ELEMENTS dosages, then fitted (`codec.fit_genes`) in batches of
+    like size: their scores spilled to `workdir`, their codec into `fitted`, and each primary SNP's mean and
+    thresholds (by kept-SNP index) into `means` and `thresholds`."""
+
+    def __init__(self, n_people: int, train: np.ndarray, config: CompressConfig, ploidy: int, workdir: Path) -> None:
+        self.n_people, self.train, self.config, self.ploidy, self.workdir = n_people, train, config, ploidy, workdir
+        self.fitted = _Fitted()
+        self.means: dict[int, float] = {}
+        self.thresholds: dict[int, np.ndarray] = {}
+        self.pending: list[_DoneGene] = []
+        self._pending_size = 0
+
+    def take(self, done_genes: list[_DoneGene]) -> None:
+        for done in done_genes:
+            self.pending.append(done)
+            self._pending_size += done.dosage.size
+            if self._pending_size >= BATCH_ELEMENTS:
+                self.flush()
+
+    def flush(self) -> None:
+        fitted = self.fitted
+        for batch in _size_batches(self.pending, self.n_people):
+            fit = fit_genes([g.dosage for g in batch], self.train, max_components=self.config.max_components,
+                            variance=self.config.variance, ploidy=self.ploidy)
+            path = self.workdir / f"scores-{len(fitted.score_files):06d}.npy"
+            np.save(path, fit.scores)
+            fitted.score_files.append((path, len(batch)))
+            for g, done in enumerate(batch):
+                fitted.genes.append(done.gene)
+                fitted.members.append(done.variants)
+                fitted.primary.append(done.primary)
+                fitted.loadings.append(fit.loadings[g])
+                for v, m, t, p in zip(done.variants, fit.mean[g], fit.thresholds[g], done.primary):
+                    if p:
+                        self.means[int(v)] = float(m)
+                        self.thresholds[int(v)] = t
+            fitted.n_components.extend(int(k) for k in fit.n_components)
+            fitted.variance_kept.extend(float(v) for v in fit.variance_kept)
+            fitted.concordant += fit.concordant
+            fitted.compared += fit.compared
+        self.pending, self._pending_size = [], 0
 
 
 def _near_identical(fitted: _Fitted, train: np.ndarray, seed: int) -> list[tuple[int, int]]:

@@ -94,6 +94,41 @@ def test_label_choice_and_label_mix(toy_store, tmp_path):
     assert not (tmp_path / "bad.zarr").exists()
 
 
+def test_label_ratio_from_a_store_and_the_label_requests_sample_refuses(toy_store, tmp_path):
+    from conftest import write_latent_store
+
+    train(toy_store, tmp_path / "run", TrainConfig(backbone="baseline", epochs=1, timesteps=10))
+    mask = np.zeros((32, 8), bool)
+    mask[:20, :5] = True
+    # 7 of label 0 and 3 of label 1 train; the held-out people (all label 1) must not count
+    labels, split = np.array([0] * 7 + [1] * 3 + [1] * 5), np.array(["train"] * 10 + ["test"] * 5)
+    mix = write_latent_store(tmp_path / "mix.zarr", np.zeros((15, 32, 8)), labels, mask, split=split)
+    sample(tmp_path / "run", tmp_path / "ratio.zarr", SampleConfig(n=20, label_ratio=mix, sampler="ddim", steps=2))
+    with open_store(tmp_path / "ratio.zarr") as s:
+        assert np.bincount(s.label(), minlength=2).tolist() == [14, 6]
+    other = write_latent_store(tmp_path / "other.zarr", np.zeros((4, 32, 8)), np.array([0, 1, 0, 1]), mask,
+                               label_names=["control", "case"])
+    refused = {
+        "differ from the model's": SampleConfig(n=2, label_ratio=other),
+        "either --label or --label-ratio": SampleConfig(n=2, label="1", label_ratio=mix),
+    }
+    for message, config in refused.items():
+        with pytest.raises(GenomesynthError, match=message):
+            sample(tmp_path / "run", tmp_path / "bad.zarr", config)
+    with pytest.raises(GenomesynthError, match="is gone; pass --real"):
+        sample(tmp_path / "run", tmp_path / "bad.zarr", SampleConfig(n=2), real=tmp_path / "moved.zarr")
+    moved = write_latent_store(tmp_path / "moved.zarr", np.zeros((4, 32, 8)), np.array([0, 1, 0, 1]), mask,
+                               codec_id="another")
+    with pytest.raises(GenomesynthError, match="codec differs"):
+        sample(tmp_path / "run", tmp_path / "bad.zarr", SampleConfig(n=2), real=moved)
+    assert not (tmp_path / "bad.zarr").exists()
+    unlabelled = write_latent_store(tmp_path / "u.zarr", np.random.default_rng(0).normal(size=(40, 32, 8)),
+                                    np.full(40, -1), mask, label_names=[])
+    train(unlabelled, tmp_path / "u-run", TrainConfig(backbone="baseline", epochs=1, timesteps=10))
+    with pytest.raises(GenomesynthError, match="trained without labels"):
+        sample(tmp_path / "u-run", tmp_path / "bad.zarr", SampleConfig(n=2, label="0"))
+
+
 def test_same_seed_same_samples(toy_store, tmp_path):
     train(toy_store, tmp_path / "run", TrainConfig(backbone="unet-cnn", epochs=1, timesteps=20))
     for name in ("a", "b"):

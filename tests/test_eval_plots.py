@@ -167,6 +167,30 @@ def test_eval_refuses_a_store_with_another_codec(real_store, tmp_path):
         evaluate([other], real_store, FAST)
 
 
+def test_eval_refuses_bad_requests_naming_what_to_do(real_store, stores, tmp_path):
+    import dataclasses
+
+    with open_store(real_store) as real:
+        mask, codec, names = real.mask(), real.attrs["codec_id"], real.label_names
+    relabelled = write_latent_store(tmp_path / "l.zarr", np.zeros((5, *mask.shape)), np.zeros(5, int), mask,
+                                    role="synthetic", codec_id=codec, label_names=[f"other-{n}" for n in names])
+    quick = dataclasses.replace(FAST, metrics=("dispersion",))
+    refused = {
+        "labels .* differ from the real store's": lambda: evaluate([relabelled], real_store, quick),
+        "--real must be a store from `compress`": lambda: evaluate([relabelled], stores / "gauss.zarr", quick),
+        "one distinct name per synthetic store": lambda: evaluate([stores / "gauss.zarr", stores / "mosaic.h5"],
+                                                                  real_store, quick, names=["a", "a"]),
+        "--metrics: unknown tstar": lambda: EvalConfig(metrics=("tstar",)),
+        "--classifiers: unknown svm": lambda: EvalConfig(classifiers=("svm",)),
+        "--reference .* not found; pass the file an earlier `eval --json` wrote":
+            lambda: evaluate([stores / "gauss.zarr"], real_store,
+                             dataclasses.replace(quick, reference=tmp_path / "none.json")),
+    }
+    for message, call in refused.items():
+        with pytest.raises(GenomesynthError, match=message):
+            call()
+
+
 def test_a_reused_reference_column_gives_the_scores_of_an_eval_alone(real_store, stores, tmp_path, monkeypatch):
     """eval A, then eval B --reference A.json: every score as eval B alone gives, the real column's classifiers
     untrained; a reference from other settings or other people is refused."""

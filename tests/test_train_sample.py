@@ -306,6 +306,13 @@ def test_prior_reference_from_the_command_line(toy_store, tmp_path):
     itself = CliRunner().invoke(app, ["train", str(toy_store), "-o", str(tmp_path / "self"), "--max-steps", "2",
                                       "--prior-reference", str(toy_store), "-q"])  # the cohort as its own panel
     assert itself.exit_code != 0 and "400 of its people are in the cohort" in str(itself.exception)
+    drawn = write_latent_store(tmp_path / "drawn.zarr", panel, labels, mask, role="synthetic", id_prefix="SYN")
+    for path, message in ((tmp_path / "none.zarr", "no such store; put the reference panel into the cohort's codec"),
+                          (drawn, "role is 'synthetic', people drawn from a model")):
+        with pytest.raises(GenomesynthError, match=message):
+            train(toy_store, tmp_path / "refused", TrainConfig(max_steps=2, prior_reference=str(path)))
+    with pytest.raises(GenomesynthError, match="not the store this run was trained on; resume with the same store"):
+        train(other, runs["own"], TrainConfig(max_steps=4), resume=True)  # another codec's store under a run
 
 
 def test_residual_scale_zero_samples_the_prior_alone_and_validated_shrinks_a_harmful_residual(toy_store, tmp_path):

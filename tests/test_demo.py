@@ -19,6 +19,8 @@ def test_demo_writes_a_complete_report(tmp_path):
     assert re.search(r"\| baseline \|.*\| [01]\.\d{3} / [01]\.\d{3} / [01]\.\d{3} \(± 0\.\d{3}\) \|$", report, re.M)  # its audit, with the label attack
     for figure in ("umap.png", "curves.png", "metrics.png"):
         assert (out / figure).read_bytes()[:4] == b"\x89PNG"
+    commanded = re.findall(r"^genomesynth plot \w+ .* -o (\w+\.png)$", report, re.M)
+    assert len(commanded) >= 3 and all((out / f).exists() for f in commanded)  # every plot command made its figure
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics["synthetic"]) == {"baseline", "transformer", "baseline-mosaic"}
     assert (out / "vcf" / "transformer.vcf.gz").stat().st_size > 0

@@ -90,8 +90,8 @@ def run_demo(output: str | Path, config: DemoConfig | None = None, *, overwrite:
                "compress": asdict(compressed), "train": {b: asdict(s) for b, s in trained.items()},
                "sample": {b: asdict(s) for b, s in sampled.items()},
                "decode": {b: asdict(s) for b, s in decoded.items()}, "timings": timings}
-    (out / "report.md").write_text(_report(summary, result, config))
-    stages.progress.advance(stages.task)
+    with stages("report"):
+        (out / "report.md").write_text(_report(summary, result, config))
     return summary
 
 
@@ -182,6 +182,13 @@ def _rare_sites_note(summary: dict[str, Any]) -> str:
 def _report(summary: dict[str, Any], result: dict[str, Any], config: DemoConfig) -> str:
     c = summary["compress"]
     names = list(config.backbones) + [f"baseline-{m}" for m in config.baselines]
+    optional = {  # figure, title and command of each figure that eval's metrics allow (`_plots` makes them)
+        "augment": ("augment.png", "Augmentation", "genomesynth plot augment metrics.json -o augment.png"),
+        "kinship": ("kinship.png", "Kinship replay", "genomesynth plot kinship real.zarr synthetic/*.zarr -o kinship.png"),
+        "gwas": ("gwas.png", "GWAS: Manhattan and QQ",
+                 "genomesynth plot gwas real.zarr " + " ".join(f"synthetic/{n}.zarr" for n in names[:3]) + " -o gwas.png"),
+    }
+    made = [figure for key, figure in optional.items() if key in result["real"]]
     lines = [
         "# genomesynth demo report",
         "",
@@ -235,10 +242,7 @@ def _report(summary: dict[str, Any], result: dict[str, Any], config: DemoConfig)
         "",
         "![Utility vs privacy](metrics.png)",
         "",
-        *[f"![{title}]({f})\n" for f, key, title in (("augment.png", "augment", "Augmentation"),
-                                                      ("kinship.png", "kinship", "Kinship replay"),
-                                                      ("gwas.png", "gwas", "GWAS: Manhattan and QQ"))
-          if key in result["real"]],
+        *[f"![{title}]({figure})\n" for figure, title, _ in made],
         "## Files",
         "",
         "- `real.zarr`: the compressed cohort; `runs/<backbone>/`: checkpoints and metrics.jsonl;",
@@ -263,12 +267,7 @@ def _report(summary: dict[str, Any], result: dict[str, Any], config: DemoConfig)
         "genomesynth plot umap real.zarr synthetic/*.zarr -o umap.png",
         "genomesynth plot curves " + " ".join(f"runs/{b}" for b in config.backbones) + " -o curves.png",
         "genomesynth plot metrics metrics.json -o metrics.png",
-        *[command for key, command in (
-            ("augment", "genomesynth plot augment metrics.json -o augment.png"),
-            ("kinship", "genomesynth plot kinship real.zarr synthetic/*.zarr -o kinship.png"),
-            ("gwas", "genomesynth plot gwas real.zarr " + " ".join(f"synthetic/{n}.zarr" for n in names[:3])
-             + " -o gwas.png"),
-        ) if key in result["real"]],  # the figures eval's metrics allowed, as in the Figures section
+        *[command for _, _, command in made],
         "```",
         "",
     ]

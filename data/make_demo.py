@@ -1,6 +1,7 @@
 """Regenerate the demo cohort in data/ (deterministic for a given seed; needs `pip install msprime`).
 
     python data/make_demo.py            # writes data/demo.vcf.gz, data/demo_genes.bed, data/demo_labels.tsv
+    python data/make_demo.py --people-per-population 600 --out runs/demo1800   # a cohort 3x larger (RESULTS finding 23)
 
 What it simulates (msprime, coalescent with recombination):
 - three populations (POP_A, POP_B, POP_C) split from one ancestor 2,000 and 800 generations ago,
@@ -29,7 +30,7 @@ FLANK = 2_000
 CASE_RATE = 0.30
 
 
-def simulate(seed: int):
+def simulate(seed: int, people_per_pop: int = PEOPLE_PER_POP):
     import msprime
 
     demography = msprime.Demography()
@@ -39,7 +40,7 @@ def simulate(seed: int):
     demography.add_population_split(time=2_000, derived=["POP_A", "ANC_BC"], ancestral="ANC")
     for contig in range(CONTIGS):
         ts = msprime.sim_ancestry(
-            samples={p: PEOPLE_PER_POP for p in POPULATIONS}, demography=demography,
+            samples={p: people_per_pop for p in POPULATIONS}, demography=demography,
             sequence_length=CONTIG_LENGTH, recombination_rate=1e-8, random_seed=seed + contig,
         )
         yield msprime.sim_mutations(ts, rate=1.25e-8, random_seed=seed + 100 + contig)
@@ -49,15 +50,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "genomesynth" / "data")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--people-per-population", type=int, default=PEOPLE_PER_POP)
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
-    n = PEOPLE_PER_POP * len(POPULATIONS)
+    n = args.people_per_population * len(POPULATIONS)
     samples = [f"DEMO{i + 1:04d}" for i in range(n)]
-    population = np.repeat(POPULATIONS, PEOPLE_PER_POP)
+    population = np.repeat(POPULATIONS, args.people_per_population)
 
     genes: list[tuple[str, int, int, str]] = []  # contig, bed start, bed end, name
     records: list[tuple[str, int, list[str], np.ndarray]] = []  # contig, pos, alleles, (n, 2) genotypes
-    for contig, ts in enumerate(simulate(args.seed), start=1):
+    for contig, ts in enumerate(simulate(args.seed, args.people_per_population), start=1):
         name = f"chr{contig}"
         starts = np.sort(rng.integers(1_000, CONTIG_LENGTH - 15_000, GENES_PER_CONTIG))
         lengths = rng.integers(2_000, 12_000, GENES_PER_CONTIG)

@@ -44,106 +44,154 @@ def lookup(d: Any, *path: str | int) -> Any:
     return d
 
 
+class _Columns:
+    """The real column and the synthetic stores of one eval result, read row by row."""
+
+    def __init__(self, result: dict[str, Any]) -> None:
+        self.names = list(result["synthetic"])
+        self.syn = [result["synthetic"][n] for n in self.names]
+        self.real = result["real"]
+        self.settings = result.get("settings", {})
+
+    def has(self, key: str) -> bool:
+        """The real column, or the first store, holds this metric."""
+        return lookup(self.real, key) is not None or bool(self.syn and lookup(self.syn[0], key))
+
+    def row(self, label: str, real_path: tuple[str | int, ...] | None, path: tuple[str | int, ...], target: str,
+            fmt: str = "{:.3f}", sd: bool = False) -> Row:
+        """One row: the real value at real_path (None: no reference), each store's at path; with sd, each
+        path holds {"mean", "sd"}."""
+        tail: tuple[str, ...] = ("mean",) if sd else ()
+        real = lookup(self.real, *real_path, *tail) if real_path else None
+        return Row(label, real, [lookup(s, *path, *tail) for s in self.syn], target, fmt,
+                   [lookup(s, *path, "sd") for s in self.syn] if sd else None,
+                   lookup(self.real, *real_path, "sd") if sd and real_path else None)
+
+
+def _dispersion(c: _Columns) -> Section | None:
+    if not c.has("dispersion"):
+        return None
+    mix = " at each set's label mix" if lookup(c.real, "dispersion", "matched_mix") else ""
+    return Section(f"Dispersion: variance relative to the real training people{mix} (real = held-out)",
+                   "as real; 0 = collapsed to the mean, ≫ 1 = too spread", [
+        c.row(label, ("dispersion", key), ("dispersion", key), "real")
+        for label, key in (("per position (median)", "per_position"), ("along real PC1", "pc1"), ("along real PC2", "pc2"),
+                           ("along real PC3", "pc3"), ("along real PC1–10 (mean)", "pc_mean"))])
+
+
+def _utility(c: _Columns) -> Section | None:
+    classifiers = list(lookup(c.real, "tstr") or (lookup(c.syn[0], "tstr") if c.syn else None) or {})
+    if not classifiers:
+        return None
+    return Section("Utility: train on synthetic, test on real (real = train on real)", "higher; real is the ceiling", [
+        c.row(f"{name} {short}", ("tstr", name, metric), ("tstr", name, metric), "max", sd=True)
+        for name in classifiers
+        for metric, short in (("accuracy", "acc"), ("balanced_accuracy", "bal. acc"), ("roc_auc", "AUC"))])
+
+
+def _nn_test(c: _Columns) -> Section | None:
+    if not c.has("nn_test"):
+        return None
+    return Section(f"Nearest-neighbour test, k = {c.settings['k']}", "0.5", [
+        c.row("vs train", ("nn_test",), ("nn_test", "train"), "ideal:0.5"),
+        c.row("vs held-out", ("nn_test",), ("nn_test", "test"), "ideal:0.5"),
+    ])
+
+
+def _adversarial(c: _Columns) -> Section | None:
+    if not c.has("aa"):
+        return None
+    return Section("Nearest-neighbour adversarial accuracy", "the real reference (train vs held-out), not necessarily 0.5", [
+        c.row("AA_truth (train)", ("aa", "truth"), ("aa", "train", "truth"), "real"),
+        c.row("AA_syn (train)", ("aa", "syn"), ("aa", "train", "syn"), "real"),
+        c.row("AA (train)", ("aa", "aa"), ("aa", "train", "aa"), "real"),
+        c.row("AA_truth (held-out)", None, ("aa", "test", "truth"), "real"),
+        c.row("AA_syn (held-out)", None, ("aa", "test", "syn"), "real"),
+        c.row("AA (held-out)", ("aa", "aa"), ("aa", "test", "aa"), "real"),
+        c.row("AA_truth (whole train)", None, ("aa", "train_whole", "truth"), "ideal:0.5"),
+        c.row("AA_syn (whole train)", None, ("aa", "train_whole", "syn"), "ideal:0.5"),
+        c.row("AA (whole train; copies → 0)", None, ("aa", "train_whole", "aa"), "ideal:0.5"),
+        c.row("privacy loss", None, ("privacy_loss",), "ideal:0"),
+    ])
+
+
+def _privacy(c: _Columns) -> Section | None:
+    if not c.syn or lookup(c.syn[0], "mia_auc") is None:
+        return None
+    rows = [
+        c.row("DCR to train (median)", None, ("dcr", "train_median"), "max", "{:.4f}"),
+        c.row("DCR to held-out (median)", None, ("dcr", "test_median"), "max", "{:.4f}"),
+        c.row("DCR ratio train/held-out (1)", None, ("dcr", "ratio"), "ideal:1"),
+        c.row("share closer than real p5 (0.05)", None, ("dcr", "share_closer_than_p5"), "ideal:0.05"),
+        c.row("exact copies (0)", None, ("dcr", "exact_copies"), "min", "{:.0f}"),
+        c.row("membership inference AUC (0.5)", None, ("mia_auc",), "ideal:0.5"),
+        c.row("membership inference AUC, standardised latents (0.5)", None, ("mia_auc_standardised",), "ideal:0.5"),
+    ]
+    if any(lookup(s, "mia_auc_label") is not None for s in c.syn):
+        rows.append(c.row("membership inference AUC through the label's shift (0.5)", None, ("mia_auc_label",), "ideal:0.5"))
+    if (people := lookup(c.syn[0], "mia_people")) is not None:
+        rows.append(c.row(f"an AUC's s.e. by chance ({people:,} members, as many non-members)", None, ("mia_se",), "min",
+                          "± {:.3f}"))
+    return Section("Privacy: memorisation and membership inference", "see each row", rows)
+
+
+def _augmentation(c: _Columns) -> Section | None:
+    aug = lookup(c.real, "augment")
+    if aug is None:
+        return None
+    rows = [Row(f"{f:.0%} real alone", v, [v for _ in c.syn], "real", "{:.3f}")
+            for f, v in zip(aug["fractions"], aug["real_only"])]
+    rows += [c.row(f"{f:.0%} real + added", ("augment", "augmented", i), ("augment", "augmented", i), "max")
+             for i, f in enumerate(aug["fractions"])]
+    rows.append(c.row("gain (mean over fractions)", ("augment", "gain"), ("augment", "gain"), "max", "{:+.3f}"))
+    return Section(f"Augmentation: a small real subset plus synthetic people, balanced accuracy "
+                   f"({aug['classifier']}; real = plus the other real people)", "higher; real is the ceiling", rows)
+
+
+def _kinship(c: _Columns) -> Section | None:
+    if lookup(c.real, "kinship") is None:
+        return None
+    rows = [c.row(text.format(label), ("kinship", key), ("kinship", where, key), target)
+            for where, label in (("train", "train"), ("test", "held-out"))
+            for text, key, target in (("duplicate of a {} person (0)", "duplicate", "min"),
+                                      ("1st-degree relative in {}", "first_degree", "real"),
+                                      ("2nd-degree relative in {}", "second_degree", "real"),
+                                      ("closest kinship to {}, max", "max", "real"))]
+    rows.append(c.row("membership AUC by closest synthetic kin (0.5)", None, ("kinship", "membership", "auc"), "ideal:0.5"))
+    return Section("Kinship replay: share of people whose closest real relative passes KING's threshold "
+                   "(real = held-out vs train)", "as real; a synthetic relative of a participant identifies them", rows)
+
+
+def _gwas(c: _Columns) -> Section | None:
+    if lookup(c.real, "gwas") is None:
+        return None
+    return Section("GWAS concordance: trend test against the label, real train vs each set (real = held-out)", "higher", [
+        c.row(label, ("gwas", key), ("gwas", key), "max")
+        for label, key in (("effect r", "effect_r"), ("−log10 p r", "logp_r"), ("top-hit recall", "top_recall"))])
+
+
+def _genotypes(c: _Columns) -> Section | None:
+    if not c.has("genotype"):
+        return None
+    return Section("Genotypes after decoding (real = held-out vs train)", "as real", [
+        c.row(label, ("genotype", key), ("genotype", key), target, fmt)
+        for label, key, target, fmt in (
+            ("allele frequency r (1)", "allele_frequency_r", "max", "{:.3f}"),
+            ("allele frequency MAE (0)", "allele_frequency_mae", "min", "{:.4f}"),
+            ("LD r² correlation (1)", "ld_r2_r", "max", "{:.3f}"),
+            ("heterozygosity", "heterozygosity_synthetic", "real", "{:.4f}"),
+            ("PCA overlap (1)", "pca_overlap", "max", "{:.3f}"))])
+
+
+_SECTIONS: tuple[Callable[[_Columns], Section | None], ...] = (
+    _dispersion, _utility, _nn_test, _adversarial, _privacy, _augmentation, _kinship, _gwas, _genotypes)
+"""The tables, in the order they are shown; each is left out where its metric was not run."""
+
+
 def sections(result: dict[str, Any]) -> tuple[list[str], list[Section]]:
-    names = list(result["synthetic"])
-    syn = [result["synthetic"][n] for n in names]
-    real = result["real"]
-    out: list[Section] = []
-
-    def row(label: str, real_path: tuple[str | int, ...] | None, path: tuple[str | int, ...], target: str, fmt: str = "{:.3f}",
-            sd: bool = False) -> Row:
-        get: Callable[[Any], Any] = (lambda d: lookup(d, *path, "mean")) if sd else (lambda d: lookup(d, *path))
-        r = (lookup(real, *real_path, "mean") if sd else lookup(real, *real_path)) if real_path else None
-        return Row(label, r, [get(s) for s in syn], target, fmt,
-                   [lookup(s, *path, "sd") for s in syn] if sd else None,
-                   lookup(real, *real_path, "sd") if sd and real_path else None)
-
-    if lookup(real, "dispersion") is not None or (syn and lookup(syn[0], "dispersion")):
-        mix = " at each set's label mix" if lookup(real, "dispersion", "matched_mix") else ""
-        out.append(Section(f"Dispersion: variance relative to the real training people{mix} (real = held-out)",
-                           "as real; 0 = collapsed to the mean, ≫ 1 = too spread", [
-            row("per position (median)", ("dispersion", "per_position"), ("dispersion", "per_position"), "real"),
-            row("along real PC1", ("dispersion", "pc1"), ("dispersion", "pc1"), "real"),
-            row("along real PC2", ("dispersion", "pc2"), ("dispersion", "pc2"), "real"),
-            row("along real PC3", ("dispersion", "pc3"), ("dispersion", "pc3"), "real"),
-            row("along real PC1–10 (mean)", ("dispersion", "pc_mean"), ("dispersion", "pc_mean"), "real"),
-        ]))
-    classifiers = list(lookup(real, "tstr") or (lookup(syn[0], "tstr") if syn else None) or {})
-    if classifiers:
-        rows = []
-        for c in classifiers:
-            for metric, short in (("accuracy", "acc"), ("balanced_accuracy", "bal. acc"), ("roc_auc", "AUC")):
-                rows.append(row(f"{c} {short}", ("tstr", c, metric), ("tstr", c, metric), "max", "{:.3f}", sd=True))
-        out.append(Section("Utility: train on synthetic, test on real (real = train on real)", "higher; real is the ceiling", rows))
-    if lookup(real, "nn_test") is not None or (syn and lookup(syn[0], "nn_test")):
-        out.append(Section("Nearest-neighbour test, k = %s" % result["settings"]["k"], "0.5", [
-            row("vs train", ("nn_test",), ("nn_test", "train"), "ideal:0.5"),
-            row("vs held-out", ("nn_test",), ("nn_test", "test"), "ideal:0.5"),
-        ]))
-    if lookup(real, "aa") is not None or (syn and lookup(syn[0], "aa")):
-        out.append(Section("Nearest-neighbour adversarial accuracy", "the real reference (train vs held-out), not necessarily 0.5", [
-            row("AA_truth (train)", ("aa", "truth"), ("aa", "train", "truth"), "real"),
-            row("AA_syn (train)", ("aa", "syn"), ("aa", "train", "syn"), "real"),
-            row("AA (train)", ("aa", "aa"), ("aa", "train", "aa"), "real"),
-            row("AA_truth (held-out)", None, ("aa", "test", "truth"), "real"),
-            row("AA_syn (held-out)", None, ("aa", "test", "syn"), "real"),
-            row("AA (held-out)", ("aa", "aa"), ("aa", "test", "aa"), "real"),
-            row("AA_truth (whole train)", None, ("aa", "train_whole", "truth"), "ideal:0.5"),
-            row("AA_syn (whole train)", None, ("aa", "train_whole", "syn"), "ideal:0.5"),
-            row("AA (whole train; copies → 0)", None, ("aa", "train_whole", "aa"), "ideal:0.5"),
-            row("privacy loss", None, ("privacy_loss",), "ideal:0"),
-        ]))
-    if syn and lookup(syn[0], "mia_auc") is not None:
-        out.append(Section("Privacy: memorisation and membership inference", "see each row", [
-            row("DCR to train (median)", None, ("dcr", "train_median"), "max", "{:.4f}"),
-            row("DCR to held-out (median)", None, ("dcr", "test_median"), "max", "{:.4f}"),
-            row("DCR ratio train/held-out (1)", None, ("dcr", "ratio"), "ideal:1"),
-            row("share closer than real p5 (0.05)", None, ("dcr", "share_closer_than_p5"), "ideal:0.05"),
-            row("exact copies (0)", None, ("dcr", "exact_copies"), "min", "{:.0f}"),
-            row("membership inference AUC (0.5)", None, ("mia_auc",), "ideal:0.5"),
-            row("membership inference AUC, standardised latents (0.5)", None, ("mia_auc_standardised",), "ideal:0.5"),
-            *([row("membership inference AUC through the label's shift (0.5)", None, ("mia_auc_label",), "ideal:0.5")]
-              if any(lookup(s, "mia_auc_label") is not None for s in syn) else []),
-            *([row(f"an AUC's s.e. by chance ({lookup(syn[0], 'mia_people'):,} members, as many non-members)", None,
-                   ("mia_se",), "min", "± {:.3f}")] if lookup(syn[0], "mia_people") is not None else []),
-        ]))
-    if lookup(real, "augment") is not None:
-        aug = real["augment"]
-        rows = [Row(f"{f:.0%} real alone", v, [v for _ in syn], "real", "{:.3f}")
-                for f, v in zip(aug["fractions"], aug["real_only"])]
-        rows += [row(f"{f:.0%} real + added", ("augment", "augmented", i), ("augment", "augmented", i), "max")
-                 for i, f in enumerate(aug["fractions"])]
-        rows.append(row("gain (mean over fractions)", ("augment", "gain"), ("augment", "gain"), "max", "{:+.3f}"))
-        out.append(Section(f"Augmentation: a small real subset plus synthetic people, balanced accuracy "
-                           f"({aug['classifier']}; real = plus the other real people)", "higher; real is the ceiling", rows))
-    if lookup(real, "kinship") is not None:
-        rows = []
-        for where, label in (("train", "train"), ("test", "held-out")):
-            rows += [
-                row(f"duplicate of a {label} person (0)", ("kinship", "duplicate"), ("kinship", where, "duplicate"), "min"),
-                row(f"1st-degree relative in {label}", ("kinship", "first_degree"), ("kinship", where, "first_degree"), "real"),
-                row(f"2nd-degree relative in {label}", ("kinship", "second_degree"), ("kinship", where, "second_degree"), "real"),
-                row(f"closest kinship to {label}, max", ("kinship", "max"), ("kinship", where, "max"), "real"),
-            ]
-        rows.append(row("membership AUC by closest synthetic kin (0.5)", None, ("kinship", "membership", "auc"), "ideal:0.5"))
-        out.append(Section("Kinship replay: share of people whose closest real relative passes KING's threshold "
-                           "(real = held-out vs train)", "as real; a synthetic relative of a participant identifies them", rows))
-    if lookup(real, "gwas") is not None:
-        out.append(Section("GWAS concordance: trend test against the label, real train vs each set (real = held-out)",
-                           "higher", [
-            row("effect r", ("gwas", "effect_r"), ("gwas", "effect_r"), "max"),
-            row("−log10 p r", ("gwas", "logp_r"), ("gwas", "logp_r"), "max"),
-            row("top-hit recall", ("gwas", "top_recall"), ("gwas", "top_recall"), "max"),
-        ]))
-    if lookup(real, "genotype") is not None or (syn and lookup(syn[0], "genotype")):
-        out.append(Section("Genotypes after decoding (real = held-out vs train)", "as real", [
-            row("allele frequency r (1)", ("genotype", "allele_frequency_r"), ("genotype", "allele_frequency_r"), "max"),
-            row("allele frequency MAE (0)", ("genotype", "allele_frequency_mae"), ("genotype", "allele_frequency_mae"), "min", "{:.4f}"),
-            row("LD r² correlation (1)", ("genotype", "ld_r2_r"), ("genotype", "ld_r2_r"), "max"),
-            row("heterozygosity", ("genotype", "heterozygosity_synthetic"), ("genotype", "heterozygosity_synthetic"), "real", "{:.4f}"),
-            row("PCA overlap (1)", ("genotype", "pca_overlap"), ("genotype", "pca_overlap"), "max"),
-        ]))
-    return names, out
+    """The store names (one column each) and the tables of an eval result."""
+    columns = _Columns(result)
+    return columns.names, [section for build in _SECTIONS if (section := build(columns)) is not None]
 
 
 def _best(r: Row) -> int | None:

@@ -180,20 +180,38 @@ def _rare_sites_note(summary: dict[str, Any]) -> str:
 
 
 def _report(summary: dict[str, Any], result: dict[str, Any], config: DemoConfig) -> str:
-    c = summary["compress"]
-    names = list(config.backbones) + [f"baseline-{m}" for m in config.baselines]
-    optional = {  # figure, title and command of each figure that eval's metrics allow (`_plots` makes them)
-        "augment": ("augment.png", "Augmentation", "genomesynth plot augment metrics.json -o augment.png"),
-        "kinship": ("kinship.png", "Kinship replay", "genomesynth plot kinship real.zarr synthetic/*.zarr -o kinship.png"),
-        "gwas": ("gwas.png", "GWAS: Manhattan and QQ",
-                 "genomesynth plot gwas real.zarr " + " ".join(f"synthetic/{n}.zarr" for n in names[:3]) + " -o gwas.png"),
-    }
-    made = [figure for key, figure in optional.items() if key in result["real"]]
+    """report.md: the cohort, each backbone's training and draw, eval's tables, the figures, the files and the same
+    run as shell commands."""
+    made = _optional_figures(result, config)
     lines = [
         "# genomesynth demo report",
         "",
         f"genomesynth {__version__}; machine: {summary['machine']}; total {summary['timings']['total'] / 60:.1f} min.",
         "",
+        *_cohort(summary["compress"]),
+        *_training(summary),
+        *_evaluation(result, config),
+        *_figures(made),
+        *_files(summary),
+        *_commands(summary, config, made),
+    ]
+    return "\n".join(lines)
+
+
+def _optional_figures(result: dict[str, Any], config: DemoConfig) -> list[tuple[str, str, str]]:
+    """(figure, title, command) of each figure beyond the three that eval's metrics allowed (`_plots` made them)."""
+    names = list(config.backbones) + [f"baseline-{m}" for m in config.baselines]
+    optional = {
+        "augment": ("augment.png", "Augmentation", "genomesynth plot augment metrics.json -o augment.png"),
+        "kinship": ("kinship.png", "Kinship replay", "genomesynth plot kinship real.zarr synthetic/*.zarr -o kinship.png"),
+        "gwas": ("gwas.png", "GWAS: Manhattan and QQ",
+                 "genomesynth plot gwas real.zarr " + " ".join(f"synthetic/{n}.zarr" for n in names[:3]) + " -o gwas.png"),
+    }
+    return [figure for key, figure in optional.items() if key in result["real"]]
+
+
+def _cohort(c: dict[str, Any]) -> list[str]:
+    return [
         "## Cohort and compression",
         "",
         f"{c['people']} people ({c['train']} train, {c['test']} held-out, balanced by label), "
@@ -202,6 +220,11 @@ def _report(summary: dict[str, Any], result: dict[str, Any], config: DemoConfig)
         f"{c['mean_variance_kept']:.3f} of the variance on average; decode round trip concordance "
         f"{c['concordance_train']:.4f} (train) and {c['concordance_test']:.4f} (held-out).",
         "",
+    ]
+
+
+def _training(summary: dict[str, Any]) -> list[str]:
+    lines = [
         "## Training (tiny presets) and sampling",
         "",
         "| backbone | parameters | steps | train loss | val loss (EMA) | train time | samples/s | sampling | residual scale "
@@ -214,26 +237,35 @@ def _report(summary: dict[str, Any], result: dict[str, Any], config: DemoConfig)
                      f"{s['seconds']:.0f} s | {s['samples_per_second']:.0f} | {smp['n']} in {smp['seconds']:.0f} s "
                      f"({smp['sampler']}, {smp['steps']} steps) | {smp['residual_scale']:g} ({smp['residual_chosen']}) | "
                      f"{_audit_cell(smp.get('membership'))} |")
-    lines += [
+    return lines + [
         "",
         "*Residual scale*: how much of its network's residual over the population prior each draw used, "
         "ε̂ = prior + s·F — below 1 only where the run's own validation people showed, beyond 2 standard errors, "
         "that the network adds more than it explains on people it was not fitted to (README, `sample`). "
         "*Membership audit*: the membership attack on the draw with the run's training people as members and its "
         "validation people as non-members, on latents as stored / standardised / through the label's shift, ± its "
-        "standard error by chance "
-        "(README, `sample`; 0.5 = no leakage).",
+        "standard error by chance (README, `sample`; 0.5 = no leakage).",
         "",
+    ]
+
+
+def _evaluation(result: dict[str, Any], config: DemoConfig) -> list[str]:
+    return [
         "## Evaluation",
         "",
         f"Synthetic stores are compared with the real train split and the balanced held-out split on equal-size "
         f"subsamples ({result['settings']['subsample']}; at least {config.repeats}; the same real people for every "
-        "store); the *real* column "
-        "is the same metric between real train and real held-out people. TSTR: classifiers trained on each store "
-        f"({config.repeats} seeds), tested on the real held-out people; *real* = trained on real train. Baselines "
-        "are reference generators (`genomesynth baseline`) that any model should beat on privacy or fidelity.",
+        "store); the *real* column is the same metric between real train and real held-out people. TSTR: classifiers "
+        f"trained on each store ({config.repeats} seeds), tested on the real held-out people; *real* = trained on real "
+        "train. Baselines are reference generators (`genomesynth baseline`) that any model should beat on privacy or "
+        "fidelity.",
         "",
         markdown(result),
+    ]
+
+
+def _figures(made: list[tuple[str, str, str]]) -> list[str]:
+    return [
         "## Figures",
         "",
         "![UMAP](umap.png)",
@@ -243,6 +275,11 @@ def _report(summary: dict[str, Any], result: dict[str, Any], config: DemoConfig)
         "![Utility vs privacy](metrics.png)",
         "",
         *[f"![{title}]({figure})\n" for figure, title, _ in made],
+    ]
+
+
+def _files(summary: dict[str, Any]) -> list[str]:
+    return [
         "## Files",
         "",
         "- `real.zarr`: the compressed cohort; `runs/<backbone>/`: checkpoints and metrics.jsonl;",
@@ -250,6 +287,11 @@ def _report(summary: dict[str, Any], result: dict[str, Any], config: DemoConfig)
         + _rare_sites_note(summary) + ";",
         "- `metrics.json`: every number above, in the `genomesynth eval --json` schema.",
         "",
+    ]
+
+
+def _commands(summary: dict[str, Any], config: DemoConfig, made: list[tuple[str, str, str]]) -> list[str]:
+    return [
         "## The same run as shell commands",
         "",
         "```bash",
@@ -271,7 +313,6 @@ def _report(summary: dict[str, Any], result: dict[str, Any], config: DemoConfig)
         "```",
         "",
     ]
-    return "\n".join(lines)
 
 
 def _audit_cell(audit: dict | None) -> str:

@@ -72,11 +72,14 @@ def _dispersion(c: _Columns) -> Section | None:
     if not c.has("dispersion"):
         return None
     mix = " at each set's label mix" if lookup(c.real, "dispersion", "matched_mix") else ""
-    return Section(f"Dispersion: variance relative to the real training people{mix} (real = held-out)",
-                   "as real; 0 = collapsed to the mean, ≫ 1 = too spread", [
-        c.row(label, ("dispersion", key), ("dispersion", key), "real")
-        for label, key in (("per position (median)", "per_position"), ("along real PC1", "pc1"), ("along real PC2", "pc2"),
-                           ("along real PC3", "pc3"), ("along real PC1–10 (mean)", "pc_mean"))])
+    rows = [c.row(label, ("dispersion", key), ("dispersion", key), "real")
+            for label, key in (("per position (median)", "per_position"), ("along real PC1", "pc1"), ("along real PC2", "pc2"),
+                               ("along real PC3", "pc3"), ("along real PC1–10 (mean)", "pc_mean"))]
+    for r, key in zip(rows[1:], ("pc1", "pc2", "pc3", "pc_mean"), strict=True):  # ± each set's standard error
+        r.real_sd = lookup(c.real, "dispersion", f"{key}_se")
+        r.sd = [lookup(s, "dispersion", f"{key}_se") for s in c.syn]
+    return Section(f"Dispersion: variance relative to the real training people{mix} (real = held-out; ± the standard "
+                   "error from each set's own people)", "as real; 0 = collapsed to the mean, ≫ 1 = too spread", rows)
 
 
 def _utility(c: _Columns) -> Section | None:

@@ -53,7 +53,9 @@ def test_eval_json_schema(real_store, stores):
     assert set(result["real"]["augment"]) == {"fractions", "classifier", "real_only", "augmented", "gain"}
     assert set(result["real"]["kinship"]) == {"duplicate", "first_degree", "second_degree", "max", "p99", "median"}
     assert set(result["real"]["gwas"]) >= {"effect_r", "logp_r", "top_recall"}
-    assert set(result["real"]["dispersion"]) == {"per_position", "pc", "pc_mean", "pc1", "pc2", "pc3", "matched_mix"}
+    assert set(result["real"]["dispersion"]) == {"per_position", "pc", "pc_mean", "pc1", "pc2", "pc3", "matched_mix",
+                                                 "pc_se", "pc_mean_se", "pc1_se", "pc2_se", "pc3_se"}
+    assert all(0 < se < 1 for se in result["real"]["dispersion"]["pc_se"])
     assert result["real"]["dispersion"]["matched_mix"]  # a labelled cohort: each set against training at its mix
     assert set(result["real"]["aa"]) == {"truth", "syn", "aa"}
     assert set(result["real"]["tstr"]) == {"mlp", "transformer", "cnn"}

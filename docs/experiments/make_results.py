@@ -55,8 +55,10 @@ def targets(result: dict) -> list[str]:
         checks.append(("TSTR/TRTR (MLP) ≥ 0.95", lambda s: lookup(s, "tstr", "mlp", "accuracy", "mean")
                        >= 0.95 * lookup(real, "tstr", "mlp", "accuracy", "mean"),
                        lambda s: f"{lookup(s, 'tstr', 'mlp', 'accuracy', 'mean') / lookup(real, 'tstr', 'mlp', 'accuracy', 'mean'):.2f}"))
+    errors = [lookup(real, "dispersion", f"{k}_se") for k in ("pc1", "pc2", "pc3", "pc_mean")]
     reference = (f"held-out reference: PC1/2/3/1–10 "
                  + "/".join(f"{lookup(real, 'dispersion', k):.2f}" for k in ("pc1", "pc2", "pc3", "pc_mean"))
+                 + (" (± " + "/".join(f"{e:.2f}" for e in errors) + ")" if None not in errors else "")
                  + f", AA {lookup(real, 'aa', 'aa'):.2f}, PCA overlap {lookup(real, 'genotype', 'pca_overlap'):.2f}")
     lines = [f"**Issue 9's targets** (✓ met; {reference})", "",
              "| store | " + " | ".join(c[0] for c in checks) + " |", "|---|" + "---|" * len(checks)]

@@ -64,7 +64,11 @@ def _read(path: Path, windows: list | None, out: multiprocessing.Queue) -> None:
 
 
 def prefetched_blocks(cohort: Cohort) -> Iterator[VariantBlock]:
-    """`cohort.blocks()`, parsed in other processes when there is more than one core."""
+    """`cohort.blocks()`, parsed in other processes when there is more than one core.
+
+    While it yields, this process computes with one thread (`threads.at_most(1)`, held from the first block
+    to the last): the consumer's work between blocks runs under that cap. A consumer that opens its own
+    `threads.at_most` must close it before taking the next block, so the caps unwind in order."""
     policy = threads.current()
     cores = policy.threads if policy is not None else threads.usable_cores()
     if cores < 2:

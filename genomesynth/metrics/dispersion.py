@@ -10,7 +10,7 @@ On standardised latents (real positions only):
 Each PC ratio comes with its standard error from the set's own people (`pc_se`, `pc1_se`…`pc3_se`,
 `pc_mean_se`): a ratio is the mean over people of (other · v_i − its mean)² / Var(train · v_i), so its
 error is that quantity's sd / √n — kurtosis included, which a mixture of populations has. It is the
-error a set of n people brings to its own column (95 held-out people: about ± 0.09 on 0.62); the
+error a set of n people brings to its own column (95 held-out people: ± 0.10 on 0.62); the
 training variance in the denominator is common to every column and not counted.
 
 1 means "as dispersed as the training people". Independent per-gene draws shrunk toward the mean

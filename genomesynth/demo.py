@@ -52,6 +52,11 @@ class DemoConfig:
     seed: int = 0
     data: Path = field(default_factory=lambda: PACKAGE_DATA)
 
+    @property
+    def store_names(self) -> list[str]:
+        """The synthetic stores the demo makes and evaluates: each backbone's, then each reference generator's."""
+        return list(self.backbones) + [f"baseline-{m}" for m in self.baselines]
+
 
 def _machine(device: torch.device) -> str:
     cpu = platform.processor() or platform.machine()
@@ -74,7 +79,7 @@ def run_demo(output: str | Path, config: DemoConfig | None = None, *, overwrite:
         compressed = compress(cohort, out / "real.zarr", CompressConfig(genes=genes, labels=labels, seed=config.seed),
                               overwrite=True, progress=stages.progress)
     trained, sampled, decoded = _generate(out, config, str(device), compressed.train, overwrite, stages)
-    names = list(config.backbones) + [f"baseline-{m}" for m in config.baselines]
+    names = config.store_names
     stores = [out / "synthetic" / f"{n}.zarr" for n in names]
     with stages("eval"):
         result = evaluate(stores, out / "real.zarr", EvalConfig(repeats=config.repeats, seed=config.seed,
@@ -200,7 +205,7 @@ def _report(summary: dict[str, Any], result: dict[str, Any], config: DemoConfig)
 
 def _optional_figures(result: dict[str, Any], config: DemoConfig) -> list[tuple[str, str, str]]:
     """(figure, title, command) of each figure beyond the three that eval's metrics allowed (`_plots` made them)."""
-    names = list(config.backbones) + [f"baseline-{m}" for m in config.baselines]
+    names = config.store_names
     optional = {
         "augment": ("augment.png", "Augmentation", "genomesynth plot augment metrics.json -o augment.png"),
         "kinship": ("kinship.png", "Kinship replay", "genomesynth plot kinship real.zarr synthetic/*.zarr -o kinship.png"),

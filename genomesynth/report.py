@@ -58,26 +58,29 @@ class _Columns:
         return lookup(self.real, key) is not None or bool(self.syn and lookup(self.syn[0], key))
 
     def row(self, label: str, real_path: tuple[str | int, ...] | None, path: tuple[str | int, ...], target: str,
-            fmt: str = "{:.3f}", sd: bool = False) -> Row:
-        """One row: the real value at real_path (None: no reference), each store's at path; with sd, each
-        path holds {"mean", "sd"}."""
-        tail: tuple[str, ...] = ("mean",) if sd else ()
-        real = lookup(self.real, *real_path, *tail) if real_path else None
-        return Row(label, real, [lookup(s, *path, *tail) for s in self.syn], target, fmt,
-                   [lookup(s, *path, "sd") for s in self.syn] if sd else None,
-                   lookup(self.real, *real_path, "sd") if sd and real_path else None)
+            fmt: str = "{:.3f}", spread: str | None = None) -> Row:
+        """One row: the real value at real_path (None: no reference), each store's at path, and with `spread` a ± beside
+        each: "sd" where each path holds {"mean", "sd"}, "se" where a value's standard error sits beside it (`pc1_se`)."""
+
+        def value(d: Any, at: tuple[str | int, ...]) -> Any:
+            return lookup(d, *at, "mean") if spread == "sd" else lookup(d, *at)
+
+        def error(d: Any, at: tuple[str | int, ...]) -> Any:
+            return lookup(d, *at, "sd") if spread == "sd" else lookup(d, *at[:-1], f"{at[-1]}_se")
+
+        return Row(label, value(self.real, real_path) if real_path else None, [value(s, path) for s in self.syn], target,
+                   fmt, [error(s, path) for s in self.syn] if spread else None,
+                   error(self.real, real_path) if spread and real_path else None)
 
 
 def _dispersion(c: _Columns) -> Section | None:
     if not c.has("dispersion"):
         return None
     mix = " at each set's label mix" if lookup(c.real, "dispersion", "matched_mix") else ""
-    rows = [c.row(label, ("dispersion", key), ("dispersion", key), "real")
-            for label, key in (("per position (median)", "per_position"), ("along real PC1", "pc1"), ("along real PC2", "pc2"),
-                               ("along real PC3", "pc3"), ("along real PC1–10 (mean)", "pc_mean"))]
-    for r, key in zip(rows[1:], ("pc1", "pc2", "pc3", "pc_mean"), strict=True):  # ± each set's standard error
-        r.real_sd = lookup(c.real, "dispersion", f"{key}_se")
-        r.sd = [lookup(s, "dispersion", f"{key}_se") for s in c.syn]
+    rows = [c.row("per position (median)", ("dispersion", "per_position"), ("dispersion", "per_position"), "real")]
+    rows += [c.row(label, ("dispersion", key), ("dispersion", key), "real", spread="se")
+             for label, key in (("along real PC1", "pc1"), ("along real PC2", "pc2"), ("along real PC3", "pc3"),
+                                ("along real PC1–10 (mean)", "pc_mean"))]
     return Section(f"Dispersion: variance relative to the real training people{mix} (real = held-out; ± the standard "
                    "error from each set's own people)", "as real; 0 = collapsed to the mean, ≫ 1 = too spread", rows)
 
@@ -87,7 +90,7 @@ def _utility(c: _Columns) -> Section | None:
     if not classifiers:
         return None
     return Section("Utility: train on synthetic, test on real (real = train on real)", "higher; real is the ceiling", [
-        c.row(f"{name} {short}", ("tstr", name, metric), ("tstr", name, metric), "max", sd=True)
+        c.row(f"{name} {short}", ("tstr", name, metric), ("tstr", name, metric), "max", spread="sd")
         for name in classifiers
         for metric, short in (("accuracy", "acc"), ("balanced_accuracy", "bal. acc"), ("roc_auc", "AUC"))])
 
